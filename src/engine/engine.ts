@@ -1,0 +1,165 @@
+/**
+ * The engine: given compiled policies and an admission input, match each rule,
+ * run mutate rules first (each sees the previous result), then validate rules
+ * on the mutated object. Per rule, as Kyverno: match → load context →
+ * preconditions → handler → RuleResponse.
+ */
+import type { AdmissionInput, ContextResolver, KubeObject, PatchOperation, RuleResponse, JsonValue } from './types.ts';
+import type { CompiledPolicy, CompiledRule } from '../policy/compile.ts';
+import type { HandlerResult, RuleEnv } from './handlers/types.ts';
+import type { ContextData } from './variables.ts';
+import { loadContextEntries } from './context.ts';
+import { buildContextData, setDotted } from './request-context.ts';
+import { diffPatch } from './patch.ts';
+
+export interface EngineOptions {
+  resolver?: ContextResolver;
+}
+
+export interface EvaluateOptions {
+  /** Which handlers run. 'mutate' = mutate rules only (server /mutate); 'validate' = validation + verifyImages checks; 'all' = mutate then validate (CLI). */
+  mode: 'mutate' | 'validate' | 'all';
+  /**
+   * Variables set by name (Kyverno CLI values files: `request.operation: UPDATE`, context entry names, …).
+   * A context entry with a value here is not resolved.
+   */
+  variables?: Record<string, JsonValue>;
+  /** Only these policies (default: all the engine holds). */
+  policies?: readonly CompiledPolicy[];
+}
+
+export interface PolicyResult {
+  policy: CompiledPolicy;
+  rules: RuleResponse[];
+  /** Wall time spent on this policy, in milliseconds. */
+  durationMs: number;
+}
+
+export interface EvaluationResult {
+  results: PolicyResult[];
+  /** The object after all mutations (same reference as input.object when nothing changed). */
+  patchedResource: KubeObject | null;
+  /** RFC 6902 patch from input.object to patchedResource. */
+  patches: PatchOperation[];
+}
+
+export class Engine {
+  readonly policies: readonly CompiledPolicy[];
+  readonly options: EngineOptions;
+  constructor(policies: readonly CompiledPolicy[], options: EngineOptions = {}) {
+    this.policies = policies;
+    this.options = options;
+  }
+
+  async evaluate(input: AdmissionInput, options: EvaluateOptions): Promise<EvaluationResult> {
+    const policies = options.policies ?? this.policies;
+    const pinned = options.variables ? new Set(Object.keys(options.variables).map((k) => k.split('.')[0]!)) : undefined;
+    const byPolicy = new Map<CompiledPolicy, PolicyResult>();
+    const resultFor = (p: CompiledPolicy) => {
+      let r = byPolicy.get(p);
+      if (!r) byPolicy.set(p, (r = { policy: p, rules: [], durationMs: 0 }));
+      return r;
+    };
+    let resource = input.object;
+
+    if (options.mode !== 'validate' && resource) {
+      for (const policy of policies) {
+        if (!policy.rules.some((r) => r.type === 'Mutation')) continue;
+        const t0 = performance.now();
+        const pr = resultFor(policy);
+        for (const rule of policy.rules) {
+          if (rule.type !== 'Mutation') continue;
+          const data = this.contextFor(input, resource, options.variables);
+          const res = await this.runRule(policy, rule, input, resource, data, pinned);
+          if (!res) continue;
+          pr.rules.push(res.response);
+          if (res.result.patchedResource && res.result.status === 'pass') resource = res.result.patchedResource;
+          if (policy.applyOne && res.result.status !== 'skip') break;
+        }
+        pr.durationMs += performance.now() - t0;
+      }
+    }
+
+    if (options.mode !== 'mutate') {
+      const validated = resource ?? input.oldObject;
+      for (const policy of policies) {
+        if (!policy.rules.some((r) => r.type === 'Validation' || r.type === 'ImageVerify')) continue;
+        const t0 = performance.now();
+        const pr = resultFor(policy);
+        for (const rule of policy.rules) {
+          if (rule.type !== 'Validation' && rule.type !== 'ImageVerify') continue;
+          if (!validated) continue;
+          const data = this.contextFor(input, resource, options.variables);
+          const res = await this.runRule(policy, rule, input, validated, data, pinned);
+          if (!res) continue;
+          let response = res.response;
+          if (response.status === 'fail' && rule.type === 'Validation') {
+            response = await this.existingViolation(policy, rule, input, response, options.variables, pinned);
+          }
+          if (response.status === 'fail' && !policy.scored) response = { ...response, status: 'warn' };
+          pr.rules.push(response);
+          if (policy.applyOne && response.status !== 'skip') break;
+        }
+        pr.durationMs += performance.now() - t0;
+      }
+    }
+
+    const results = [...byPolicy.values()].filter((r) => r.rules.length > 0);
+    const patches = resource !== input.object && input.object && resource ? diffPatch(input.object, resource) : [];
+    return { results, patchedResource: resource, patches };
+  }
+
+  private contextFor(input: AdmissionInput, object: KubeObject | null, variables?: Record<string, JsonValue>): ContextData {
+    const data = buildContextData(input, object);
+    if (variables) for (const [k, v] of Object.entries(variables)) setDotted(data, k, v);
+    return data;
+  }
+
+  /** Kyverno's allowExistingViolations: on UPDATE, a rule that already failed on the old object is skipped. */
+  private async existingViolation(policy: CompiledPolicy, rule: CompiledRule, input: AdmissionInput, response: RuleResponse,
+    variables: Record<string, JsonValue> | undefined, pinned: ReadonlySet<string> | undefined): Promise<RuleResponse> {
+    if (input.operation !== 'UPDATE' || !input.oldObject || !rule.allowExistingViolations) return response;
+    const oldInput: AdmissionInput = { ...input, object: input.oldObject, operation: 'UPDATE' };
+    const data = this.contextFor(oldInput, input.oldObject, variables);
+    const old = await this.runRule(policy, rule, oldInput, input.oldObject, data, pinned);
+    if (old && old.result.status === 'fail') return { ...response, status: 'skip', message: 'skipping modified resource as validation results have not changed' };
+    return response;
+  }
+
+  private async runRule(policy: CompiledPolicy, rule: CompiledRule, input: AdmissionInput, resource: KubeObject,
+    data: ContextData, pinned: ReadonlySet<string> | undefined): Promise<{ result: HandlerResult; response: RuleResponse } | undefined> {
+    if (!rule.matches({ input, resource })) return undefined;
+    const result = await this.handle(rule, input, resource, data, pinned);
+    const response: RuleResponse = { name: rule.name, type: rule.type, status: result.status, message: result.message };
+    if (result.path) response.path = result.path;
+    if (result.patches) response.patches = result.patches;
+    void policy;
+    return { result, response };
+  }
+
+  private async handle(rule: CompiledRule, input: AdmissionInput, resource: KubeObject, data: ContextData,
+    pinned: ReadonlySet<string> | undefined): Promise<HandlerResult> {
+    if (rule.context.length > 0) {
+      try {
+        await loadContextEntries(rule.context, data, this.options.resolver, pinned);
+      } catch (err) {
+        return { status: 'error', message: `failed to load context: ${(err as Error).message}` };
+      }
+    }
+    if (rule.preconditions) {
+      let r: { passed: boolean; message?: string };
+      try {
+        r = rule.preconditions(data);
+      } catch (err) {
+        return { status: 'error', message: `failed to evaluate preconditions: ${(err as Error).message}` };
+      }
+      if (!r.passed) return { status: 'skip', message: r.message ? `preconditions not met; ${r.message}` : 'preconditions not met' };
+    }
+    const env: RuleEnv = { ruleName: rule.name, data, resource, input, resolver: this.options.resolver, pinned, nesting: 0 };
+    try {
+      return await rule.handler(env);
+    } catch (err) {
+      return { status: 'error', message: `rule ${rule.name} execution error: ${(err as Error).message}` };
+    }
+  }
+}

@@ -1,0 +1,31 @@
+/**
+ * Picks the handler for a rule, as Kyverno's engine does: validate (pattern,
+ * anyPattern, deny, foreach, podSecurity), mutate, verifyImages. Kinds not
+ * supported yet compile to a handler that reports a clear `error` result.
+ */
+import type { JsonObject } from '../types.ts';
+import type { RuleHandler } from './types.ts';
+import { compileValidateHandler } from './validate.ts';
+import { compilePodSecurityHandler } from './podsecurity.ts';
+import { compileMutateHandler } from './mutate.ts';
+import { compileVerifyImagesHandler } from './verify-images.ts';
+
+export type { RuleHandler, RuleEnv, HandlerResult } from './types.ts';
+
+const unsupported = (what: string): RuleHandler => () => ({ status: 'error', message: `${what} is not supported by Portcullis yet` });
+
+export function compileRuleHandler(rule: JsonObject): RuleHandler {
+  const name = String(rule.name ?? '');
+  if (rule.validate) {
+    const v = rule.validate as JsonObject;
+    if (v.podSecurity) return compilePodSecurityHandler(name, v);
+    if (v.cel) return unsupported('validate.cel');
+    if (v.manifests) return unsupported('validate.manifests');
+    if (v.assert) return unsupported('validate.assert');
+    return compileValidateHandler(name, v);
+  }
+  if (rule.mutate) return compileMutateHandler(name, rule.mutate as JsonObject);
+  if (rule.verifyImages) return compileVerifyImagesHandler(name, rule.verifyImages as JsonObject[]);
+  if (rule.generate) return unsupported('generate');
+  return unsupported('this rule type');
+}

@@ -1,0 +1,34 @@
+/**
+ * What a rule handler sees and returns. Handlers know nothing of HTTP or of
+ * how the policy was loaded: they get the JSON context, the resource and the
+ * admission input, and return a RuleResponse-shaped result.
+ */
+import type { AdmissionInput, ContextResolver, JsonValue, KubeObject, PatchOperation, RuleStatus } from '../types.ts';
+import type { ContextData } from '../variables.ts';
+
+export interface RuleEnv {
+  ruleName: string;
+  /** JSON context JMESPath runs against (request, images, element, context entries …). */
+  data: ContextData;
+  /** The resource under evaluation (request.object, or oldObject on DELETE). */
+  resource: KubeObject;
+  input: AdmissionInput;
+  resolver?: ContextResolver;
+  /** Variables pinned by the caller (CLI values): context entries with these names are not loaded. */
+  pinned?: ReadonlySet<string>;
+  /** foreach nesting depth (0 at rule level). */
+  nesting: number;
+}
+
+export interface HandlerResult {
+  status: RuleStatus;
+  message: string;
+  path?: string;
+  /** Mutation handlers: the resource after this rule. */
+  patchedResource?: KubeObject;
+  patches?: PatchOperation[];
+}
+
+export type RuleHandler = (env: RuleEnv) => Promise<HandlerResult> | HandlerResult;
+
+export type { JsonValue };

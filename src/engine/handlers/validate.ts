@@ -1,0 +1,225 @@
+/**
+ * The validate handler: pattern, anyPattern, deny and foreach, with Kyverno's
+ * result statuses and message shapes (`validation error: <message>. rule <name>
+ * failed at path <path>`). Patterns without variables are compiled once; those
+ * with `{{ }}` are substituted per request and then compiled.
+ */
+import type { JsonObject, JsonValue, KubeObject } from '../types.ts';
+import type { HandlerResult, RuleEnv, RuleHandler } from './types.ts';
+import { substituteVariables, evaluateJMESPath, type ContextData } from '../variables.ts';
+import { compilePattern, type CompiledPattern } from '../pattern/index.ts';
+import { compileConditionBlock, type CompiledConditionBlock } from './preconditions.ts';
+import { loadContextEntries } from '../context.ts';
+
+const hasVariables = (v: JsonValue | undefined): boolean => v !== undefined && JSON.stringify(v).includes('{{');
+
+type PatternSource = (data: ContextData) => CompiledPattern;
+
+function patternSource(pattern: JsonValue): PatternSource {
+  if (!hasVariables(pattern)) {
+    const compiled = compilePattern(pattern);
+    return () => compiled;
+  }
+  return (data) => compilePattern(substituteVariables(pattern, data));
+}
+
+interface ValidatorSpec {
+  ruleName: string;
+  /** The rule-level validate.message (used for every nested failure, like Kyverno). */
+  message: string | undefined;
+  pattern?: PatternSource;
+  anyPattern?: PatternSource[];
+  deny?: CompiledConditionBlock;
+  foreach?: ForeachSpec[];
+  context: JsonObject[];
+  preconditions?: CompiledConditionBlock;
+}
+
+interface ForeachSpec {
+  list: string;
+  elementScope: boolean;
+  validator: ValidatorSpec;
+}
+
+function substituteMessage(message: string, data: ContextData): string | undefined {
+  try {
+    const v = substituteVariables(message, data);
+    return typeof v === 'string' ? v : JSON.stringify(v);
+  } catch {
+    return undefined;
+  }
+}
+
+function withPeriod(msg: string): string {
+  return msg.endsWith('.') ? msg : `${msg}.`;
+}
+
+function patternFailureMessage(spec: ValidatorSpec, data: ContextData, path: string, error: string): string {
+  if (!spec.message) {
+    return path ? `validation error: rule ${spec.ruleName} failed at path ${path}` : `validation error: rule ${spec.ruleName} execution error: ${error}`;
+  }
+  const msg = substituteMessage(spec.message, data);
+  if (msg === undefined) return `validation error: variables substitution error in rule ${spec.ruleName} execution error: ${error}`;
+  return path
+    ? `validation error: ${withPeriod(msg)} rule ${spec.ruleName} failed at path ${path}`
+    : `validation error: ${withPeriod(msg)} rule ${spec.ruleName} execution error: ${error}`;
+}
+
+function denyMessage(spec: ValidatorSpec, data: ContextData): string {
+  if (!spec.message) return `validation error: rule ${spec.ruleName} failed`;
+  const msg = substituteMessage(spec.message, data);
+  return msg ?? spec.message;
+}
+
+function validatePatterns(spec: ValidatorSpec, resource: JsonValue, data: ContextData): HandlerResult {
+  if (spec.pattern) {
+    let compiled: CompiledPattern;
+    try {
+      compiled = spec.pattern(data);
+    } catch (err) {
+      return { status: 'error', message: `variable substitution failed: ${(err as Error).message}` };
+    }
+    const r = compiled(resource);
+    if (r.ok) return { status: 'pass', message: `validation rule '${spec.ruleName}' passed.` };
+    if (r.skip) return { status: 'skip', message: r.message };
+    if (!r.path) return { status: 'error', message: patternFailureMessage(spec, data, '', r.message) };
+    return { status: 'fail', message: patternFailureMessage(spec, data, r.path, r.message), path: r.path };
+  }
+  const failed: string[] = [];
+  const skipped: string[] = [];
+  const patterns = spec.anyPattern ?? [];
+  for (let idx = 0; idx < patterns.length; idx++) {
+    let compiled: CompiledPattern;
+    try {
+      compiled = patterns[idx]!(data);
+    } catch (err) {
+      return { status: 'error', message: `variable substitution failed: ${(err as Error).message}` };
+    }
+    const r = compiled(resource);
+    if (r.ok) return { status: 'pass', message: `validation rule '${spec.ruleName}' anyPattern[${idx}] passed.` };
+    if (r.skip) skipped.push(`rule ${spec.ruleName}[${idx}] skipped: ${r.message}`);
+    else if (!r.path) failed.push(`rule ${spec.ruleName}[${idx}] failed: ${r.message}`);
+    else failed.push(`rule ${spec.ruleName}[${idx}] failed at path ${r.path}`);
+  }
+  if (skipped.length > 0 && failed.length === 0) return { status: 'skip', message: skipped.join(' ') };
+  if (failed.length > 0) {
+    const errStr = failed.join(' ');
+    const msg = spec.message ? substituteMessage(spec.message, data) ?? spec.message : undefined;
+    const message = !msg ? `validation error: ${errStr}` : msg.endsWith('.') ? `validation error: ${msg} ${errStr}` : `validation error: ${msg}. ${errStr}`;
+    return { status: 'fail', message };
+  }
+  return { status: 'pass', message: spec.message ?? '' };
+}
+
+async function runValidator(spec: ValidatorSpec, env: RuleEnv, element: JsonValue | undefined): Promise<HandlerResult | undefined> {
+  const { data } = env;
+  if (spec.context.length > 0) {
+    try {
+      await loadContextEntries(spec.context, data, env.resolver, env.pinned);
+    } catch (err) {
+      return { status: 'error', message: `failed to load context: ${(err as Error).message}` };
+    }
+  }
+  if (spec.preconditions) {
+    let r: { passed: boolean; message?: string };
+    try {
+      r = spec.preconditions(data);
+    } catch (err) {
+      return { status: 'error', message: `failed to evaluate preconditions: ${(err as Error).message}` };
+    }
+    if (!r.passed) return { status: 'skip', message: 'preconditions not met' };
+  }
+  if (spec.deny) {
+    let r: { passed: boolean };
+    try {
+      r = spec.deny(data);
+    } catch (err) {
+      return { status: 'error', message: `failed to check deny conditions: ${(err as Error).message}` };
+    }
+    return r.passed
+      ? { status: 'fail', message: denyMessage(spec, data) }
+      : { status: 'pass', message: `validation rule '${spec.ruleName}' passed.` };
+  }
+  if (spec.pattern || spec.anyPattern) {
+    const target = element !== undefined && element !== null && typeof element === 'object' && !Array.isArray(element)
+      ? element : env.input.operation === 'DELETE' && element === undefined ? undefined : env.resource;
+    if (target === undefined) return undefined;
+    return validatePatterns(spec, target as JsonValue, data);
+  }
+  if (spec.foreach) return validateForeach(spec, env);
+  return undefined;
+}
+
+async function validateForeach(spec: ValidatorSpec, env: RuleEnv): Promise<HandlerResult> {
+  let applied = 0;
+  for (const fe of spec.foreach ?? []) {
+    let elements: JsonValue;
+    try {
+      elements = evaluateJMESPath(String(substituteVariables(fe.list, env.data)), env.data as JsonValue);
+    } catch {
+      continue; // Kyverno logs and moves on when a list cannot be evaluated
+    }
+    if (!Array.isArray(elements)) continue;
+    const r = await validateElements(fe, elements, env);
+    if (r.result.status !== 'pass') return r.result;
+    applied += r.applied;
+  }
+  if (applied === 0) return { status: 'skip', message: 'rule skipped' };
+  return { status: 'pass', message: 'rule passed' };
+}
+
+export function elementVariables(data: ContextData, element: JsonValue, index: number, nesting: number): ContextData {
+  return { ...data, element, elementIndex: index, [`element${nesting}`]: element, [`elementIndex${nesting}`]: index };
+}
+
+async function validateElements(fe: ForeachSpec, elements: JsonValue[], env: RuleEnv): Promise<{ result: HandlerResult; applied: number }> {
+  let applied = 0;
+  for (let index = 0; index < elements.length; index++) {
+    const element = elements[index]!;
+    if (element === null) continue;
+    const childEnv: RuleEnv = { ...env, data: elementVariables(env.data, element, index, env.nesting), nesting: env.nesting + 1 };
+    const r = await runValidator(fe.validator, childEnv, fe.elementScope ? element : undefined);
+    if (!r || r.status === 'skip') continue;
+    if (r.status !== 'pass') {
+      if (r.status === 'error' && index < elements.length - 1) continue;
+      return { result: { status: r.status, message: `validation failure: ${r.message}`, path: r.path }, applied };
+    }
+    applied++;
+  }
+  return { result: { status: 'pass', message: '' }, applied };
+}
+
+function compileValidator(v: JsonObject, ruleName: string, message: string | undefined, nested: boolean): ValidatorSpec {
+  const spec: ValidatorSpec = {
+    ruleName,
+    message,
+    context: nested && Array.isArray(v.context) ? (v.context as JsonObject[]) : [],
+    preconditions: nested && v.preconditions ? compileConditionBlock(v.preconditions) : undefined,
+  };
+  if (v.deny !== undefined && v.deny !== null) {
+    const deny = v.deny as JsonObject;
+    spec.deny = compileConditionBlock(deny.conditions ?? {});
+  } else if (v.pattern !== undefined) {
+    spec.pattern = patternSource(v.pattern);
+  } else if (Array.isArray(v.anyPattern)) {
+    spec.anyPattern = (v.anyPattern as JsonValue[]).map(patternSource);
+  } else if (Array.isArray(v.foreach)) {
+    spec.foreach = (v.foreach as JsonObject[]).map((fe) => ({
+      list: String(fe.list ?? ''),
+      elementScope: fe.elementScope !== false,
+      validator: compileValidator(fe, ruleName, message, true),
+    }));
+  }
+  return spec;
+}
+
+export function compileValidateHandler(ruleName: string, validate: JsonObject): RuleHandler {
+  const message = typeof validate.message === 'string' && validate.message !== '' ? validate.message : undefined;
+  const spec = compileValidator(validate, ruleName, message, false);
+  return async (env) => {
+    const r = await runValidator(spec, env, undefined);
+    return r ?? { status: 'skip', message: 'rule skipped' };
+  };
+}
+
+export type { KubeObject };

@@ -1,0 +1,145 @@
+/**
+ * Compile loaded policies into executable form, once, ahead of requests:
+ * autogen expands rules for pod controllers, match/exclude become predicates,
+ * and each rule gets its handler (validate / mutate / verifyImages) built with
+ * its patterns, conditions and expressions pre-compiled.
+ */
+import type { JsonObject } from '../engine/types.ts';
+import type { LoadedPolicy, PolicyLoadError } from './types.ts';
+import { expandAutogen } from './autogen.ts';
+import { compileRuleMatcher, type CompiledMatcher } from '../engine/match.ts';
+import { compileRuleHandler, type RuleHandler } from '../engine/handlers/index.ts';
+import { compileConditionBlock, type CompiledConditionBlock } from '../engine/handlers/preconditions.ts';
+
+export type FailureAction = 'Enforce' | 'Audit';
+
+export interface FailureActionOverride {
+  action: FailureAction;
+  namespaces: string[];
+  namespaceSelector?: JsonObject;
+}
+
+export interface CompiledRule {
+  name: string;
+  /** Rule kinds handled: a rule has exactly one of these. */
+  type: 'Validation' | 'Mutation' | 'ImageVerify' | 'Generation';
+  /** Effective failure action for this rule (rule-level failureAction overrides the policy's). */
+  failureAction: FailureAction;
+  failureActionOverrides: FailureActionOverride[];
+  /** Rule as written (after autogen). */
+  raw: JsonObject;
+  matches: CompiledMatcher;
+  /** Context entries, loaded before preconditions. */
+  context: JsonObject[];
+  preconditions?: CompiledConditionBlock;
+  handler: RuleHandler;
+  /** validate.allowExistingViolations (default true). */
+  allowExistingViolations: boolean;
+}
+
+export interface CompiledPolicy {
+  name: string;
+  namespace?: string;
+  kind: 'ClusterPolicy' | 'Policy';
+  loaded: LoadedPolicy;
+  /** Rules after autogen (includes autogen-… and autogen-cronjob-… rules). */
+  rules: CompiledRule[];
+  validationFailureAction: FailureAction;
+  background: boolean;
+  failurePolicy: 'Fail' | 'Ignore';
+  /** Seconds; the webhook deadline for this policy. */
+  webhookTimeoutSeconds?: number;
+  /** `applyRules: One` stops at the first rule that applies. */
+  applyOne: boolean;
+  /** Policies annotated `policies.kyverno.io/scored: "false"` report failures as warn. */
+  scored: boolean;
+  /** Whether the policy applies at admission (spec.admission, default true). */
+  admission: boolean;
+}
+
+export function normalizeAction(v: unknown, fallback: FailureAction = 'Audit'): FailureAction {
+  if (typeof v !== 'string') return fallback;
+  const l = v.toLowerCase();
+  return l === 'enforce' ? 'Enforce' : l === 'audit' ? 'Audit' : fallback;
+}
+
+function overrides(list: unknown): FailureActionOverride[] {
+  if (!Array.isArray(list)) return [];
+  return (list as JsonObject[]).map((o) => ({
+    action: normalizeAction(o.action),
+    namespaces: Array.isArray(o.namespaces) ? (o.namespaces as string[]) : [],
+    namespaceSelector: o.namespaceSelector as JsonObject | undefined,
+  }));
+}
+
+function ruleType(rule: JsonObject): CompiledRule['type'] {
+  if (rule.mutate) return 'Mutation';
+  if (rule.verifyImages) return 'ImageVerify';
+  if (rule.generate) return 'Generation';
+  return 'Validation';
+}
+
+export function compilePolicy(loaded: LoadedPolicy): CompiledPolicy {
+  const spec = loaded.raw.spec;
+  const annotations = loaded.raw.metadata?.annotations;
+  const policyAction = normalizeAction(spec.validationFailureAction);
+  const policyOverrides = overrides(spec.validationFailureActionOverrides);
+  const webhookCfg = (spec.webhookConfiguration as JsonObject | undefined) ?? {};
+  const rules = expandAutogen((spec.rules as JsonObject[] | undefined) ?? [], annotations);
+  const compiledRules = rules.map((rule, i): CompiledRule => {
+    const validate = (rule.validate as JsonObject | undefined) ?? {};
+    try {
+      return {
+        name: String(rule.name ?? ''),
+        type: ruleType(rule),
+        failureAction: normalizeAction(validate.failureAction, policyAction),
+        failureActionOverrides: validate.failureActionOverrides ? overrides(validate.failureActionOverrides) : policyOverrides,
+        raw: rule,
+        matches: compileRuleMatcher(rule.match as JsonObject | undefined, rule.exclude as JsonObject | undefined, loaded.namespace),
+        context: Array.isArray(rule.context) ? (rule.context as JsonObject[]) : [],
+        preconditions: rule.preconditions ? compileConditionBlock(rule.preconditions) : undefined,
+        handler: compileRuleHandler(rule),
+        allowExistingViolations: validate.allowExistingViolations !== false,
+      };
+    } catch (err) {
+      throw new PolicyCompileError(`/spec/rules/${i}`, `rule "${String(rule.name)}": ${(err as Error).message}`);
+    }
+  });
+  return {
+    name: loaded.name,
+    namespace: loaded.namespace,
+    kind: loaded.kind,
+    loaded,
+    rules: compiledRules,
+    validationFailureAction: policyAction,
+    background: spec.background !== false,
+    failurePolicy: (webhookCfg.failurePolicy ?? spec.failurePolicy) === 'Ignore' ? 'Ignore' : 'Fail',
+    webhookTimeoutSeconds: typeof (webhookCfg.timeoutSeconds ?? spec.webhookTimeoutSeconds) === 'number'
+      ? Number(webhookCfg.timeoutSeconds ?? spec.webhookTimeoutSeconds) : undefined,
+    applyOne: spec.applyRules === 'One',
+    scored: annotations?.['policies.kyverno.io/scored'] !== 'false',
+    admission: spec.admission !== false,
+  };
+}
+
+export class PolicyCompileError extends Error {
+  readonly path: string;
+  constructor(path: string, message: string) {
+    super(message);
+    this.path = path;
+  }
+}
+
+export function compilePolicies(loaded: readonly LoadedPolicy[]): { policies: CompiledPolicy[]; errors: PolicyLoadError[] } {
+  const policies: CompiledPolicy[] = [];
+  const errors: PolicyLoadError[] = [];
+  for (const l of loaded) {
+    try {
+      policies.push(compilePolicy(l));
+    } catch (err) {
+      const path = err instanceof PolicyCompileError ? err.path : '';
+      errors.push({ file: l.source.file, index: l.source.index, line: l.source.line, path, reason: (err as Error).message });
+    }
+  }
+  return { policies, errors };
+}

@@ -1,0 +1,146 @@
+/**
+ * Load policy documents from YAML/JSON text or files: parse every document,
+ * schema-check the Kyverno kinds against their CRD schemas, and report a broken
+ * document with file, document index, line, JSON path and reason — the other
+ * documents in the same load keep working.
+ */
+import { readFile, readdir, stat } from 'node:fs/promises';
+import { join, extname } from 'node:path';
+import { parseAllDocuments, LineCounter, type Document } from 'yaml';
+import type { KubeObject, JsonObject } from '../engine/types.ts';
+import type { LoadedPolicy, PolicyLoadError, PolicyKind } from './types.ts';
+import { checkSchema } from './schema.ts';
+
+export interface LoadResult {
+  policies: LoadedPolicy[];
+  errors: PolicyLoadError[];
+  /** Non-policy documents found alongside (ignored by the engine, useful to the CLI). */
+  others: KubeObject[];
+}
+
+const policyKinds = new Set<string>(['ClusterPolicy', 'Policy']);
+
+export function isKyvernoPolicy(doc: unknown): doc is KubeObject & { kind: PolicyKind } {
+  const d = doc as KubeObject | null;
+  return !!d && typeof d === 'object' && typeof d.apiVersion === 'string' &&
+    d.apiVersion.startsWith('kyverno.io/') && policyKinds.has(d.kind ?? '');
+}
+
+/** Parse multi-document YAML; each document is schema-checked; bad ones become errors. */
+export function parsePolicyText(text: string, file: string): LoadResult {
+  const out: LoadResult = { policies: [], errors: [], others: [] };
+  const lines = new LineCounter();
+  const docs = parseAllDocuments(text, { lineCounter: lines, uniqueKeys: false });
+  if (!Array.isArray(docs)) return out; // empty stream
+  docs.forEach((doc, index) => {
+    const line = lines.linePos(doc.range[0]).line;
+    if (doc.errors.length > 0) {
+      const e = doc.errors[0]!;
+      out.errors.push({ file, index, line: e.linePos?.[0]?.line ?? line, path: '', reason: `YAML: ${e.message.split('\n')[0]}` });
+      return;
+    }
+    let value: unknown;
+    try {
+      value = doc.toJS({ maxAliasCount: 100 });
+    } catch (err) {
+      out.errors.push({ file, index, line, path: '', reason: `YAML: ${(err as Error).message}` });
+      return;
+    }
+    if (value === null || value === undefined) return;
+    if (typeof value !== 'object' || Array.isArray(value)) {
+      out.errors.push({ file, index, line, path: '', reason: 'document is not an object' });
+      return;
+    }
+    const obj = value as KubeObject;
+    if (obj.kind === 'List' && Array.isArray(obj.items)) {
+      for (const item of obj.items as KubeObject[]) out.others.push(item);
+      return;
+    }
+    if (!isKyvernoPolicy(obj)) {
+      out.others.push(obj);
+      return;
+    }
+    const problem = checkSchema(obj) ?? checkStructure(obj);
+    if (problem) {
+      out.errors.push({ file, index, line: lineOf(doc, lines, problem.path) ?? line, path: problem.path, reason: problem.reason });
+      return;
+    }
+    out.policies.push({
+      kind: obj.kind as PolicyKind,
+      name: obj.metadata?.name ?? '',
+      namespace: obj.kind === 'Policy' ? (obj.metadata?.namespace ?? 'default') : undefined,
+      raw: obj as LoadedPolicy['raw'],
+      source: { file, index, line },
+    });
+  });
+  return out;
+}
+
+/** Checks the CRD schema cannot express (Kyverno's admission-time validation). */
+function checkStructure(obj: KubeObject): { path: string; reason: string } | undefined {
+  if (!obj.metadata?.name) return { path: '/metadata/name', reason: 'policy name is required' };
+  const spec = obj.spec as JsonObject | undefined;
+  if (!spec || typeof spec !== 'object') return { path: '/spec', reason: 'spec is required' };
+  const rules = spec.rules as JsonObject[] | undefined;
+  if (!Array.isArray(rules)) return undefined;
+  const seen = new Set<string>();
+  for (let i = 0; i < rules.length; i++) {
+    const rule = rules[i]!;
+    const name = String(rule.name ?? '');
+    if (seen.has(name)) return { path: `/spec/rules/${i}/name`, reason: `duplicate rule name "${name}"` };
+    seen.add(name);
+    const kinds = ['validate', 'mutate', 'generate', 'verifyImages'].filter((k) => rule[k] !== undefined && rule[k] !== null);
+    if (kinds.length === 0) return { path: `/spec/rules/${i}`, reason: 'rule must have one of validate, mutate, generate or verifyImages' };
+    if (kinds.length > 1) return { path: `/spec/rules/${i}`, reason: `rule may have only one of ${kinds.join(', ')}` };
+  }
+  return undefined;
+}
+
+function lineOf(doc: Document, lines: LineCounter, pointer: string): number | undefined {
+  const segments = pointer.split('/').slice(1).map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
+  // Walk up until a node exists (a missing field points at its parent).
+  for (let n = segments.length; n >= 0; n--) {
+    const node = doc.getIn(segments.slice(0, n).map((s) => (/^\d+$/.test(s) ? Number(s) : s)), true) as { range?: [number, number, number] } | undefined;
+    if (node && typeof node === 'object' && node.range) return lines.linePos(node.range[0]).line;
+  }
+  return undefined;
+}
+
+/** Load every .yaml/.yml/.json file (directories recursively, sorted) of the given paths. */
+export async function loadPolicyPaths(paths: readonly string[]): Promise<LoadResult> {
+  const out: LoadResult = { policies: [], errors: [], others: [] };
+  for (const p of paths) {
+    for (const file of await listPolicyFiles(p)) {
+      let text: string;
+      try {
+        text = await readFile(file, 'utf8');
+      } catch (err) {
+        out.errors.push({ file, index: 0, line: 0, path: '', reason: `cannot read: ${(err as Error).message}` });
+        continue;
+      }
+      const r = parsePolicyText(text, file);
+      out.policies.push(...r.policies);
+      out.errors.push(...r.errors);
+      out.others.push(...r.others);
+    }
+  }
+  return out;
+}
+
+export async function listPolicyFiles(path: string): Promise<string[]> {
+  const s = await stat(path);
+  if (!s.isDirectory()) return [path];
+  const files: string[] = [];
+  const entries = (await readdir(path, { withFileTypes: true })).sort((a, b) => a.name.localeCompare(b.name));
+  for (const e of entries) {
+    if (e.name.startsWith('.')) continue; // .kyverno-test, .git, …
+    const full = join(path, e.name);
+    if (e.isDirectory()) files.push(...await listPolicyFiles(full));
+    else if (['.yaml', '.yml', '.json'].includes(extname(e.name))) files.push(full);
+  }
+  return files;
+}
+
+export function formatLoadError(e: PolicyLoadError): string {
+  return `${e.file}:${e.line}: document ${e.index}${e.path ? ` at ${e.path}` : ''}: ${e.reason}`;
+}

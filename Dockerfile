@@ -1,0 +1,31 @@
+# syntax=docker/dockerfile:1
+# Portcullis webhook image: multi-stage, production dependencies only, non-root,
+# read-only root filesystem friendly (nothing is written at run time), node as PID 1
+# (it handles SIGTERM itself: graceful shutdown). No HEALTHCHECK: Kubernetes probes
+# /healthz and /readyz.
+
+FROM node:24-bookworm-slim AS build
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --ignore-scripts
+COPY tsconfig.json tsconfig.build.json ./
+COPY src ./src
+RUN npm run build
+
+FROM node:24-bookworm-slim AS deps
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --ignore-scripts && npm cache clean --force
+
+FROM node:24-bookworm-slim
+ENV NODE_ENV=production
+WORKDIR /app
+COPY --from=deps /app/node_modules ./node_modules
+COPY --from=build /app/dist ./dist
+COPY package.json ./
+COPY bin ./bin
+COPY policies ./policies
+USER 65532:65532
+EXPOSE 9443 8000
+ENTRYPOINT ["node", "dist/cli/main.js"]
+CMD ["serve", "--policies", "/app/policies", "--tls-cert", "/tls/tls.crt", "--tls-key", "/tls/tls.key"]

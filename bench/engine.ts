@@ -1,0 +1,69 @@
+/**
+ * Engine benchmark: the compiled default bundle (policies/) evaluated against a
+ * realistic 3-container Pod, mutate + validate, on one core. Baseline in the same
+ * run: the per-request floor of JSON-parsing the same Pod and building its input.
+ */
+import { loadPolicyPaths } from '../src/policy/load.ts';
+import { compilePolicies } from '../src/policy/compile.ts';
+import { Engine } from '../src/engine/engine.ts';
+import { realisticPod, admissionInput } from './fixtures.ts';
+
+export interface EngineBenchResult {
+  policies: number;
+  rules: number;
+  iterations: number;
+  medianUs: number;
+  p99Us: number;
+  perSecond: number;
+  baselineMedianUs: number;
+}
+
+function percentile(sorted: Float64Array, p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!;
+}
+
+async function measure(iterations: number, fn: () => unknown | Promise<unknown>): Promise<Float64Array> {
+  const samples = new Float64Array(iterations);
+  for (let i = 0; i < iterations; i++) {
+    const t0 = process.hrtime.bigint();
+    await fn();
+    samples[i] = Number(process.hrtime.bigint() - t0) / 1000;
+  }
+  return samples.sort();
+}
+
+export async function runEngineBench(iterations = 20_000): Promise<EngineBenchResult> {
+  const loaded = await loadPolicyPaths([new URL('../policies', import.meta.url).pathname]);
+  if (loaded.errors.length) throw new Error(`bundle failed to load: ${JSON.stringify(loaded.errors)}`);
+  const { policies, errors } = compilePolicies(loaded.policies);
+  if (errors.length) throw new Error(`bundle failed to compile: ${JSON.stringify(errors)}`);
+  const engine = new Engine(policies);
+  const text = JSON.stringify(realisticPod());
+
+  // Sanity: the benchmark Pod is admitted by every policy, so we time the full pass.
+  const check = await engine.evaluate(admissionInput(JSON.parse(text)), { mode: 'all' });
+  const bad = check.results.flatMap((r) => r.rules.filter((x) => x.status === 'fail' || x.status === 'error').map((x) => `${r.policy.name}/${x.name}: ${x.message}`));
+  if (bad.length) throw new Error(`benchmark Pod is not admitted:\n${bad.join('\n')}`);
+
+  const run = () => engine.evaluate(admissionInput(JSON.parse(text)), { mode: 'all' });
+  const baseline = () => admissionInput(JSON.parse(text));
+  await measure(Math.min(iterations, 5000), run); // warm-up (JIT)
+  await measure(Math.min(iterations, 5000), baseline);
+  const base = await measure(iterations, baseline);
+  const samples = await measure(iterations, run);
+  const total = samples.reduce((a, b) => a + b, 0);
+  return {
+    policies: policies.length,
+    rules: policies.reduce((n, p) => n + p.rules.length, 0),
+    iterations,
+    medianUs: percentile(samples, 0.5),
+    p99Us: percentile(samples, 0.99),
+    perSecond: Math.round(iterations / (total / 1e6)),
+    baselineMedianUs: percentile(base, 0.5),
+  };
+}
+
+if (import.meta.main) {
+  const r = await runEngineBench(Number(process.argv[2] ?? 20_000));
+  console.log(JSON.stringify(r, null, 2));
+}

@@ -1,0 +1,203 @@
+import t from 'tap';
+import { parsePolicyText } from '../../src/policy/load.ts';
+import { compilePolicies } from '../../src/policy/compile.ts';
+import { Engine } from '../../src/engine/engine.ts';
+import type { AdmissionInput, KubeObject, ContextResolver } from '../../src/engine/types.ts';
+
+function engineFor(yaml: string, resolver?: ContextResolver): Engine {
+  const loaded = parsePolicyText(yaml, 'test.yaml');
+  if (loaded.errors.length) throw new Error(JSON.stringify(loaded.errors));
+  const { policies, errors } = compilePolicies(loaded.policies);
+  if (errors.length) throw new Error(JSON.stringify(errors));
+  return new Engine(policies, { resolver });
+}
+
+const pod = (spec: object, meta: object = {}): KubeObject =>
+  ({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p', namespace: 'default', ...meta }, spec } as unknown as KubeObject);
+
+function input(object: KubeObject, extra: Partial<AdmissionInput> = {}): AdmissionInput {
+  return {
+    operation: 'CREATE', object, oldObject: null, kind: { group: '', version: 'v1', kind: object.kind! },
+    userInfo: { username: 'alice' }, roles: [], clusterRoles: [], ...extra,
+  };
+}
+
+const policy = (name: string, rules: string, spec = '') => `apiVersion: kyverno.io/v1
+kind: ClusterPolicy
+metadata:
+  name: ${name}
+spec:
+${spec}  rules:
+${rules}`;
+
+t.test('validate pattern: pass and fail with Kyverno message and path', async (t) => {
+  const e = engineFor(policy('limits', `  - name: check
+    match: {any: [{resources: {kinds: [Pod]}}]}
+    validate:
+      message: "Limits are required"
+      pattern:
+        spec:
+          containers:
+          - resources:
+              limits:
+                memory: "?*"
+`, '  validationFailureAction: Enforce\n'));
+  const ok = await e.evaluate(input(pod({ containers: [{ name: 'a', image: 'x', resources: { limits: { memory: '1Gi' } } }] })), { mode: 'validate' });
+  t.equal(ok.results[0]!.rules[0]!.status, 'pass');
+  t.equal(ok.results[0]!.rules[0]!.message, "validation rule 'check' passed.");
+  const bad = await e.evaluate(input(pod({ containers: [{ name: 'a', image: 'x' }] })), { mode: 'validate' });
+  const r = bad.results[0]!.rules[0]!;
+  t.equal(r.status, 'fail');
+  t.match(r.message, /^validation error: Limits are required\. rule check failed at path \/spec\/containers\/0\/resources\//);
+});
+
+t.test('rules that do not match give no result; preconditions that fail give skip', async (t) => {
+  const e = engineFor(policy('pre', `  - name: only-labelled
+    match: {any: [{resources: {kinds: [Pod]}}]}
+    preconditions:
+      all:
+      - key: "{{ request.object.metadata.labels.team || '' }}"
+        operator: Equals
+        value: payments
+    validate:
+      deny: {}
+      message: denied
+  - name: services-only
+    match: {any: [{resources: {kinds: [Service]}}]}
+    validate:
+      deny: {}
+`));
+  const res = await e.evaluate(input(pod({ containers: [] })), { mode: 'validate' });
+  t.equal(res.results[0]!.rules.length, 1, 'the Service rule produced nothing');
+  t.equal(res.results[0]!.rules[0]!.status, 'skip');
+  t.match(res.results[0]!.rules[0]!.message, /^preconditions not met/);
+  const res2 = await e.evaluate(input(pod({ containers: [] }, { labels: { team: 'payments' } })), { mode: 'validate' });
+  t.equal(res2.results[0]!.rules[0]!.status, 'fail');
+  t.equal(res2.results[0]!.rules[0]!.message, 'denied');
+});
+
+t.test('context entries: variable with jmesPath and default, configMap through the resolver', async (t) => {
+  const resolver: ContextResolver = {
+    configMap: (ns, name) => ({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name, namespace: ns }, data: { allowed: 'payments' } } as unknown as KubeObject),
+  };
+  const e = engineFor(policy('ctx', `  - name: team-allowed
+    match: {any: [{resources: {kinds: [Pod]}}]}
+    context:
+    - name: team
+      variable:
+        jmesPath: request.object.metadata.labels.team
+        default: none
+    - name: settings
+      configMap: {name: teams, namespace: policy-config}
+    validate:
+      message: "team {{ team }} is not {{ settings.data.allowed }}"
+      deny:
+        conditions:
+          any:
+          - key: "{{ team }}"
+            operator: NotEquals
+            value: "{{ settings.data.allowed }}"
+`), resolver);
+  const r = await e.evaluate(input(pod({ containers: [] })), { mode: 'validate' });
+  t.equal(r.results[0]!.rules[0]!.status, 'fail');
+  t.equal(r.results[0]!.rules[0]!.message, 'team none is not payments');
+  const r2 = await e.evaluate(input(pod({ containers: [] }, { labels: { team: 'payments' } })), { mode: 'validate' });
+  t.equal(r2.results[0]!.rules[0]!.status, 'pass');
+  const noResolver = engineFor(policy('ctx', `  - name: needs-cm
+    match: {any: [{resources: {kinds: [Pod]}}]}
+    context:
+    - name: settings
+      configMap: {name: teams, namespace: policy-config}
+    validate:
+      deny: {}
+`));
+  const r3 = await noResolver.evaluate(input(pod({ containers: [] })), { mode: 'validate' });
+  t.equal(r3.results[0]!.rules[0]!.status, 'error');
+  t.match(r3.results[0]!.rules[0]!.message, /^failed to load context/);
+});
+
+t.test('variables pinned by the caller override context entries and request fields', async (t) => {
+  const e = engineFor(policy('pin', `  - name: on-update
+    match: {any: [{resources: {kinds: [Pod]}}]}
+    context:
+    - name: cluster
+      apiCall: {urlPath: /api/v1/namespaces}
+    preconditions:
+      all:
+      - {key: "{{ request.operation }}", operator: Equals, value: UPDATE}
+    validate:
+      message: "{{ cluster.name }}"
+      deny: {}
+`));
+  const r = await e.evaluate(input(pod({ containers: [] })), { mode: 'validate', variables: { 'request.operation': 'UPDATE', cluster: { name: 'prod-eu' } } });
+  t.equal(r.results[0]!.rules[0]!.status, 'fail');
+  t.equal(r.results[0]!.rules[0]!.message, 'prod-eu');
+});
+
+t.test('scored: "false" turns failures into warn; applyRules One stops at the first applied rule', async (t) => {
+  const e = engineFor(`apiVersion: kyverno.io/v1
+kind: ClusterPolicy
+metadata:
+  name: soft
+  annotations: {policies.kyverno.io/scored: "false"}
+spec:
+  applyRules: One
+  rules:
+  - name: first
+    match: {any: [{resources: {kinds: [Pod]}}]}
+    validate: {deny: {}}
+  - name: second
+    match: {any: [{resources: {kinds: [Pod]}}]}
+    validate: {deny: {}}
+`);
+  const r = await e.evaluate(input(pod({ containers: [] })), { mode: 'validate' });
+  t.same(r.results[0]!.rules.map((x) => [x.name, x.status]), [['first', 'warn']]);
+});
+
+t.test('UPDATE of a resource that already violated the rule is skipped (allowExistingViolations)', async (t) => {
+  const e = engineFor(policy('nohost', `  - name: no-host-network
+    match: {any: [{resources: {kinds: [Pod]}}]}
+    validate:
+      pattern: {spec: {=(hostNetwork): false}}
+`));
+  const bad = pod({ hostNetwork: true, containers: [] });
+  const r = await e.evaluate(input(bad, { operation: 'UPDATE', oldObject: bad }), { mode: 'validate' });
+  t.equal(r.results[0]!.rules[0]!.status, 'skip');
+  const r2 = await e.evaluate(input(bad, { operation: 'UPDATE', oldObject: pod({ containers: [] }) }), { mode: 'validate' });
+  t.equal(r2.results[0]!.rules[0]!.status, 'fail', 'a new violation on UPDATE still fails');
+});
+
+t.test('autogen rules evaluate controllers', async (t) => {
+  const e = engineFor(policy('nohost', `  - name: no-host-network
+    match: {any: [{resources: {kinds: [Pod]}}]}
+    validate:
+      pattern: {spec: {=(hostNetwork): false}}
+`));
+  const deploy = { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'd', namespace: 'x' },
+    spec: { template: { spec: { hostNetwork: true, containers: [] } } } } as unknown as KubeObject;
+  const r = await e.evaluate({ ...input(deploy), kind: { group: 'apps', version: 'v1', kind: 'Deployment' } }, { mode: 'validate' });
+  t.same(r.results[0]!.rules.map((x) => [x.name, x.status]), [['autogen-no-host-network', 'fail']]);
+  t.match(r.results[0]!.rules[0]!.message, /failed at path \/spec\/template\/spec\/hostNetwork\//);
+});
+
+t.test('mutate then validate: validation sees the mutated object, patches are RFC 6902', async (t) => {
+  const e = engineFor(policy('defaults', `  - name: add-nonroot
+    match: {any: [{resources: {kinds: [Pod]}}]}
+    mutate:
+      patchStrategicMerge:
+        spec:
+          securityContext:
+            +(runAsNonRoot): true
+`) + '---\n' + policy('require-nonroot', `  - name: check
+    match: {any: [{resources: {kinds: [Pod]}}]}
+    validate:
+      pattern: {spec: {securityContext: {runAsNonRoot: true}}}
+`));
+  const r = await e.evaluate(input(pod({ containers: [{ name: 'a', image: 'x' }] })), { mode: 'all' });
+  t.same(r.patches, [{ op: 'add', path: '/spec/securityContext', value: { runAsNonRoot: true } }]);
+  const byName = Object.fromEntries(r.results.map((x) => [x.policy.name, x.rules[0]!.status]));
+  t.same(byName, { defaults: 'pass', 'require-nonroot': 'pass' });
+  t.same((r.patchedResource as any).spec.securityContext, { runAsNonRoot: true });
+  const mutateOnly = await e.evaluate(input(pod({ containers: [] })), { mode: 'mutate' });
+  t.same(mutateOnly.results.map((x) => x.policy.name), ['defaults']);
+});

@@ -1,0 +1,220 @@
+/**
+ * Restricted-level Pod Security Standards checks (upstream check_*.go), each
+ * returning reason, detail and field errors, or null when allowed.
+ */
+import {
+  asArr, asObj, asStr, containerName, forbidden, inUserNamespace, isSet, isWindowsPod, joinQuote,
+  pluralize, podSecurityContext, required, securityContext, sortedSet, visitContainers,
+} from './helpers.ts';
+import { validSeccompType } from './checks-baseline.ts';
+import type { CheckOutcome, FieldError, PodView } from './types.ts';
+
+function setterList(names: string[]): string {
+  return `${pluralize('container', 'containers', names.length)} ${joinQuote(names)}`;
+}
+
+export function allowPrivilegeEscalation1_8(pod: PodView): CheckOutcome | null {
+  const badContainers: string[] = [];
+  const errors: FieldError[] = [];
+  visitContainers(pod, (c, path) => {
+    const ape = securityContext(c)?.allowPrivilegeEscalation;
+    const field = `${path}.securityContext.allowPrivilegeEscalation`;
+    if (ape === false) return;
+    badContainers.push(containerName(c));
+    errors.push(ape === true ? forbidden(field, true) : required(field));
+  });
+  if (!badContainers.length) return null;
+  return {
+    reason: 'allowPrivilegeEscalation != false',
+    detail: `${setterList(badContainers)} must set securityContext.allowPrivilegeEscalation=false`,
+    errors,
+  };
+}
+
+/** From v1.25 pods with `spec.os.name: windows` are exempt from some restricted checks. */
+function exemptWindows(check: (pod: PodView) => CheckOutcome | null) {
+  return (pod: PodView) => (isWindowsPod(pod) ? null : check(pod));
+}
+
+export const allowPrivilegeEscalation1_25 = exemptWindows(allowPrivilegeEscalation1_8);
+
+export function capabilitiesRestricted1_22(pod: PodView): CheckOutcome | null {
+  const missingDrop: string[] = [];
+  const missingDropErrs: FieldError[] = [];
+  const adding: string[] = [];
+  const addingErrs: FieldError[] = [];
+  const forbiddenCaps: string[] = [];
+  visitContainers(pod, (c, path) => {
+    const caps = asObj(securityContext(c)?.capabilities);
+    const dropField = `${path}.securityContext.capabilities.drop`;
+    if (!caps) {
+      missingDrop.push(containerName(c));
+      missingDropErrs.push(required(dropField));
+      return;
+    }
+    const drop = asArr(caps.drop).map(asStr);
+    if (!drop.includes('ALL')) {
+      missingDrop.push(containerName(c));
+      missingDropErrs.push(drop.length ? forbidden(dropField, sortedSet(drop)) : required(dropField));
+    }
+    const bad = asArr(caps.add).map(asStr).filter((cap) => cap !== 'NET_BIND_SERVICE');
+    if (bad.length) {
+      adding.push(containerName(c));
+      forbiddenCaps.push(...bad);
+      addingErrs.push(forbidden(`${path}.securityContext.capabilities.add`, sortedSet(bad)));
+    }
+  });
+  const details: string[] = [];
+  if (missingDrop.length) details.push(`${setterList(missingDrop)} must set securityContext.capabilities.drop=["ALL"]`);
+  if (adding.length) {
+    details.push(`${setterList(adding)} must not include ${joinQuote(sortedSet(forbiddenCaps))} in securityContext.capabilities.add`);
+  }
+  if (!details.length) return null;
+  return { reason: 'unrestricted capabilities', detail: details.join('; '), errors: [...missingDropErrs, ...addingErrs] };
+}
+
+export const capabilitiesRestricted1_25 = exemptWindows(capabilitiesRestricted1_22);
+
+/** Volume sources the restricted profile allows. */
+const ALLOWED_VOLUME_SOURCES = [
+  'configMap', 'csi', 'downwardAPI', 'emptyDir', 'ephemeral', 'image', 'persistentVolumeClaim', 'projected', 'secret',
+];
+/** Known restricted sources, in upstream's switch order (the first one set names the violation). */
+const RESTRICTED_VOLUME_SOURCES = [
+  'hostPath', 'gcePersistentDisk', 'awsElasticBlockStore', 'gitRepo', 'nfs', 'iscsi', 'glusterfs', 'rbd',
+  'flexVolume', 'cinder', 'cephfs', 'flocker', 'fc', 'azureFile', 'vsphereVolume', 'quobyte', 'azureDisk',
+  'photonPersistentDisk', 'portworxVolume', 'scaleIO', 'storageos',
+];
+
+export function restrictedVolumes(pod: PodView): CheckOutcome | null {
+  const names: string[] = [];
+  const types: string[] = [];
+  const errors: FieldError[] = [];
+  asArr(pod.spec.volumes).forEach((v, i) => {
+    const vol = asObj(v) ?? {};
+    if (ALLOWED_VOLUME_SOURCES.some((k) => isSet(vol[k]))) return;
+    const type = RESTRICTED_VOLUME_SOURCES.find((k) => isSet(vol[k])) ?? 'unknown';
+    names.push(asStr(vol.name));
+    types.push(type);
+    errors.push(forbidden(`spec.volumes[${i}].${type}`));
+  });
+  if (!names.length) return null;
+  const unique = sortedSet(types);
+  return {
+    reason: 'restricted volume types',
+    detail: `${pluralize('volume', 'volumes', names.length)} ${joinQuote(names)} ${pluralize('uses', 'use', names.length)} ${pluralize('restricted volume type', 'restricted volume types', unique.length)} ${joinQuote(unique)}`,
+    errors,
+  };
+}
+
+export function runAsNonRoot1_0(pod: PodView): CheckOutcome | null {
+  const setters: string[] = [];
+  const setterErrs: FieldError[] = [];
+  let podRunAsNonRoot = false;
+  const podValue = podSecurityContext(pod)?.runAsNonRoot;
+  if (typeof podValue === 'boolean') {
+    if (!podValue) {
+      setters.push('pod');
+      setterErrs.push(forbidden('spec.securityContext.runAsNonRoot', false));
+    } else podRunAsNonRoot = true;
+  }
+  const explicit: string[] = [];
+  const implicit: string[] = [];
+  const implicitErrs: FieldError[] = [];
+  visitContainers(pod, (c, path) => {
+    const value = securityContext(c)?.runAsNonRoot;
+    const field = `${path}.securityContext.runAsNonRoot`;
+    if (typeof value === 'boolean') {
+      if (!value) {
+        explicit.push(containerName(c));
+        setterErrs.push(forbidden(field, false));
+      }
+    } else if (!podRunAsNonRoot) {
+      implicit.push(containerName(c));
+      implicitErrs.push(required(field));
+    }
+  });
+  if (explicit.length) setters.push(setterList(explicit));
+  const details: string[] = [];
+  if (setters.length) details.push(`${setters.join(' and ')} must not set securityContext.runAsNonRoot=false`);
+  if (implicit.length) details.push(`pod or ${setterList(implicit)} must set securityContext.runAsNonRoot=true`);
+  if (!details.length) return null;
+  return { reason: 'runAsNonRoot != true', detail: details.join('\n'), errors: [...setterErrs, ...implicitErrs] };
+}
+
+/** Since v1.35 pods in a user namespace (hostUsers: false) may run as root inside it. */
+function relaxUserNamespace(check: (pod: PodView) => CheckOutcome | null) {
+  return (pod: PodView) => (inUserNamespace(pod) ? null : check(pod));
+}
+
+export const runAsNonRoot1_35 = relaxUserNamespace(runAsNonRoot1_0);
+
+export function runAsUser1_23(pod: PodView): CheckOutcome | null {
+  const setters: string[] = [];
+  const errors: FieldError[] = [];
+  if (podSecurityContext(pod)?.runAsUser === 0) {
+    setters.push('pod');
+    errors.push(forbidden('spec.securityContext.runAsUser', 0));
+  }
+  const explicit: string[] = [];
+  visitContainers(pod, (c, path) => {
+    if (securityContext(c)?.runAsUser !== 0) return;
+    explicit.push(containerName(c));
+    errors.push(forbidden(`${path}.securityContext.runAsUser`, 0));
+  });
+  if (explicit.length) setters.push(setterList(explicit));
+  if (!setters.length) return null;
+  return { reason: 'runAsUser=0', detail: `${setters.join(' and ')} must not set runAsUser=0`, errors };
+}
+
+export const runAsUser1_35 = relaxUserNamespace(runAsUser1_23);
+
+export function seccompRestricted1_19(pod: PodView): CheckOutcome | null {
+  const setters: string[] = [];
+  const setterErrs: FieldError[] = [];
+  const badValues: string[] = [];
+  let podSet = false;
+  const podProfile = asObj(podSecurityContext(pod)?.seccompProfile);
+  if (podProfile) {
+    if (!validSeccompType(podProfile.type)) {
+      setters.push('pod');
+      setterErrs.push(forbidden('spec.securityContext.seccompProfile.type', asStr(podProfile.type)));
+      badValues.push(asStr(podProfile.type));
+    } else podSet = true;
+  }
+  const explicit: string[] = [];
+  const implicit: string[] = [];
+  const implicitErrs: FieldError[] = [];
+  visitContainers(pod, (c, path) => {
+    const profile = asObj(securityContext(c)?.seccompProfile);
+    const field = `${path}.securityContext.seccompProfile.type`;
+    if (profile) {
+      if (!validSeccompType(profile.type)) {
+        explicit.push(containerName(c));
+        setterErrs.push(forbidden(field, asStr(profile.type)));
+        badValues.push(asStr(profile.type));
+      }
+    } else if (!podSet) {
+      implicit.push(containerName(c));
+      implicitErrs.push(required(field));
+    }
+  });
+  if (explicit.length) setters.push(setterList(explicit));
+  if (setters.length) {
+    return {
+      reason: 'seccompProfile',
+      detail: `${setters.join(' and ')} must not set securityContext.seccompProfile.type to ${joinQuote(sortedSet(badValues))}`,
+      errors: setterErrs,
+    };
+  }
+  if (implicit.length) {
+    return {
+      reason: 'seccompProfile',
+      detail: `pod or ${setterList(implicit)} must set securityContext.seccompProfile.type to "RuntimeDefault" or "Localhost"`,
+      errors: implicitErrs,
+    };
+  }
+  return null;
+}
+
+export const seccompRestricted1_25 = exemptWindows(seccompRestricted1_19);

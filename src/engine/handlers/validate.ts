@@ -7,7 +7,7 @@
 import type { JsonObject, JsonValue, KubeObject } from '../types.ts';
 import type { HandlerResult, RuleEnv, RuleHandler } from './types.ts';
 import { substituteVariables, evaluateJMESPath, type ContextData } from '../variables.ts';
-import { compilePattern, type CompiledPattern } from '../pattern/index.ts';
+import { compilePattern, patternRuleResult, anyPatternRuleResult, type CompiledPattern } from '../pattern/index.ts';
 import { compileConditionBlock, type CompiledConditionBlock } from './preconditions.ts';
 import { loadContextEntries } from '../context.ts';
 
@@ -41,74 +41,33 @@ interface ForeachSpec {
   validator: ValidatorSpec;
 }
 
-function substituteMessage(message: string, data: ContextData): string | undefined {
+function substituteMessage(message: string | undefined, data: ContextData): string | undefined {
+  if (!message || !message.includes('{{')) return message;
   try {
     const v = substituteVariables(message, data);
     return typeof v === 'string' ? v : JSON.stringify(v);
   } catch {
-    return undefined;
+    return message;
   }
-}
-
-function withPeriod(msg: string): string {
-  return msg.endsWith('.') ? msg : `${msg}.`;
-}
-
-function patternFailureMessage(spec: ValidatorSpec, data: ContextData, path: string, error: string): string {
-  if (!spec.message) {
-    return path ? `validation error: rule ${spec.ruleName} failed at path ${path}` : `validation error: rule ${spec.ruleName} execution error: ${error}`;
-  }
-  const msg = substituteMessage(spec.message, data);
-  if (msg === undefined) return `validation error: variables substitution error in rule ${spec.ruleName} execution error: ${error}`;
-  return path
-    ? `validation error: ${withPeriod(msg)} rule ${spec.ruleName} failed at path ${path}`
-    : `validation error: ${withPeriod(msg)} rule ${spec.ruleName} execution error: ${error}`;
 }
 
 function denyMessage(spec: ValidatorSpec, data: ContextData): string {
   if (!spec.message) return `validation error: rule ${spec.ruleName} failed`;
-  const msg = substituteMessage(spec.message, data);
-  return msg ?? spec.message;
+  return substituteMessage(spec.message, data) ?? spec.message;
 }
 
 function validatePatterns(spec: ValidatorSpec, resource: JsonValue, data: ContextData): HandlerResult {
-  if (spec.pattern) {
-    let compiled: CompiledPattern;
-    try {
-      compiled = spec.pattern(data);
-    } catch (err) {
-      return { status: 'error', message: `variable substitution failed: ${(err as Error).message}` };
+  try {
+    if (spec.pattern) {
+      const outcome = spec.pattern(data)(resource);
+      if (outcome.ok) return { status: 'pass', message: `validation rule '${spec.ruleName}' passed.` };
+      return patternRuleResult(spec.ruleName, substituteMessage(spec.message, data), outcome);
     }
-    const r = compiled(resource);
-    if (r.ok) return { status: 'pass', message: `validation rule '${spec.ruleName}' passed.` };
-    if (r.skip) return { status: 'skip', message: r.message };
-    if (!r.path) return { status: 'error', message: patternFailureMessage(spec, data, '', r.message) };
-    return { status: 'fail', message: patternFailureMessage(spec, data, r.path, r.message), path: r.path };
+    const compiled = (spec.anyPattern ?? []).map((p) => p(data));
+    return anyPatternRuleResult(spec.ruleName, substituteMessage(spec.message, data), compiled, resource);
+  } catch (err) {
+    return { status: 'error', message: `variable substitution failed: ${(err as Error).message}` };
   }
-  const failed: string[] = [];
-  const skipped: string[] = [];
-  const patterns = spec.anyPattern ?? [];
-  for (let idx = 0; idx < patterns.length; idx++) {
-    let compiled: CompiledPattern;
-    try {
-      compiled = patterns[idx]!(data);
-    } catch (err) {
-      return { status: 'error', message: `variable substitution failed: ${(err as Error).message}` };
-    }
-    const r = compiled(resource);
-    if (r.ok) return { status: 'pass', message: `validation rule '${spec.ruleName}' anyPattern[${idx}] passed.` };
-    if (r.skip) skipped.push(`rule ${spec.ruleName}[${idx}] skipped: ${r.message}`);
-    else if (!r.path) failed.push(`rule ${spec.ruleName}[${idx}] failed: ${r.message}`);
-    else failed.push(`rule ${spec.ruleName}[${idx}] failed at path ${r.path}`);
-  }
-  if (skipped.length > 0 && failed.length === 0) return { status: 'skip', message: skipped.join(' ') };
-  if (failed.length > 0) {
-    const errStr = failed.join(' ');
-    const msg = spec.message ? substituteMessage(spec.message, data) ?? spec.message : undefined;
-    const message = !msg ? `validation error: ${errStr}` : msg.endsWith('.') ? `validation error: ${msg} ${errStr}` : `validation error: ${msg}. ${errStr}`;
-    return { status: 'fail', message };
-  }
-  return { status: 'pass', message: spec.message ?? '' };
 }
 
 async function runValidator(spec: ValidatorSpec, env: RuleEnv, element: JsonValue | undefined): Promise<HandlerResult | undefined> {

@@ -1,8 +1,47 @@
-/** mutate handler (wired to src/engine/mutate once available). */
-import type { JsonObject } from '../types.ts';
+/**
+ * mutate handler: patchStrategicMerge (with anchors), patchesJson6902 and
+ * foreach, compiled once per rule; the engine's variables, conditions,
+ * patterns and context loader are injected.
+ */
+import type { JsonObject, JsonValue } from '../types.ts';
 import type { RuleHandler } from './types.ts';
+import { compileMutation, type MutateDeps, type MutateSpec } from '../mutate/index.ts';
+import { compileTemplate, substituteVariables, evaluateJMESPath } from '../variables.ts';
+import { compileConditions, type CompiledConditions } from '../conditions.ts';
+import { compilePattern, type CompiledPattern } from '../pattern/index.ts';
+import { loadContextEntries } from '../context.ts';
+
+// Blocks and patterns handed back by the mutate engine are the same objects on
+// every call when they hold no variables, so identity caches compile them once.
+const conditionCache = new WeakMap<object, CompiledConditions>();
+const patternCache = new WeakMap<object, CompiledPattern>();
+
+function preconditions(block: JsonValue, data: Record<string, JsonValue>): boolean {
+  if (block === null || typeof block !== 'object') return compileConditions(block)(data).passed;
+  let c = conditionCache.get(block);
+  if (!c) conditionCache.set(block, (c = compileConditions(block)));
+  return c(data).passed;
+}
+
+function matchPattern(resource: JsonValue, pattern: JsonValue): boolean {
+  if (pattern === null || typeof pattern !== 'object') return compilePattern(pattern)(resource).ok;
+  let c = patternCache.get(pattern);
+  if (!c) patternCache.set(pattern, (c = compilePattern(pattern)));
+  return c(resource).ok;
+}
 
 export function compileMutateHandler(ruleName: string, mutate: JsonObject): RuleHandler {
-  void mutate;
-  return () => ({ status: 'error', message: `rule ${ruleName}: mutation not wired yet` });
+  void ruleName;
+  const run = compileMutation(mutate as unknown as MutateSpec, { compileTemplate: (v: JsonValue) => compileTemplate(v) });
+  return async (env) => {
+    const deps: MutateDeps = {
+      substitute: substituteVariables,
+      evaluate: evaluateJMESPath,
+      preconditions,
+      matchPattern,
+      loadContext: (entries, data) => loadContextEntries(entries as JsonObject[], data, env.resolver, env.pinned),
+    } as MutateDeps;
+    const r = await run(env.resource, env.data, deps);
+    return { status: r.status, message: r.message, patchedResource: r.resource };
+  };
 }

@@ -1,0 +1,44 @@
+/** Small JSON helpers shared by the mutate modules. */
+import type { JsonObject, JsonValue } from '../types.ts';
+
+export function isMap(v: unknown): v is JsonObject {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+export function clone<T extends JsonValue | undefined>(v: T): T {
+  return (v === undefined ? v : structuredClone(v)) as T;
+}
+
+export function deepEqual(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a !== typeof b || a === null || b === null || typeof a !== 'object') return false;
+  if (Array.isArray(a)) {
+    if (!Array.isArray(b) || a.length !== b.length) return false;
+    for (let i = 0; i < a.length; i++) if (!deepEqual(a[i], b[i])) return false;
+    return true;
+  }
+  if (Array.isArray(b)) return false;
+  const ao = a as Record<string, unknown>, bo = b as Record<string, unknown>;
+  const ak = Object.keys(ao);
+  if (ak.length !== Object.keys(bo).length) return false;
+  for (const k of ak) if (!Object.hasOwn(bo, k) || !deepEqual(ao[k], bo[k])) return false;
+  return true;
+}
+
+/** Rename a key in place, keeping its position (YAML key renames keep order in Kyverno). */
+export function renameKey(obj: JsonObject, from: string, to: string): void {
+  if (from === to || !Object.hasOwn(obj, from)) return;
+  const entries = Object.entries(obj);
+  for (const k of Object.keys(obj)) delete obj[k];
+  for (const [k, v] of entries) obj[k === from ? to : k] = v;
+}
+
+/** True when the value contains a `{{` anywhere (keys included): it needs substitution per request. */
+export function hasVariables(v: JsonValue | undefined): boolean {
+  if (typeof v === 'string') return v.includes('{{');
+  if (Array.isArray(v)) return v.some(hasVariables);
+  if (isMap(v)) {
+    for (const [k, x] of Object.entries(v)) if (k.includes('{{') || hasVariables(x)) return true;
+  }
+  return false;
+}

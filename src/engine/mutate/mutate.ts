@@ -1,0 +1,226 @@
+/**
+ * Kyverno mutate rules (pkg/engine/mutate + pkg/engine/handlers/mutation):
+ * patchStrategicMerge, patchesJson6902 and (nested) foreach, compiled once per
+ * policy. JMESPath, `{{ }}` substitution, preconditions and the validate pattern
+ * matcher are injected (MutateDeps) so this module stays independent of them;
+ * a foreach `preconditions` block is handed over as the same object on every
+ * call, so its compiled form can be cached by identity.
+ *
+ * Results, as Kyverno reports them:
+ *  - pass: "mutated <Kind>/<name> in namespace <ns>" ("mutated <Kind>/<name>" when
+ *    cluster-scoped), with the RFC 6902 patch from the input to the output;
+ *  - skip: "no patches applied" (nothing changed, e.g. a failed condition anchor);
+ *    a foreach rule where no entry changed anything: "0 elements processed";
+ *  - error: "variable substitution failed: …", "failed to patch resource: …",
+ *    "failed to mutate elements: …", "empty mutate rule".
+ */
+import { diffPatch } from '../patch.ts';
+import type { JsonObject, JsonValue, KubeObject, PatchOperation, RuleResponse } from '../types.ts';
+import type { ContextData } from '../variables.ts';
+import { deepEqual, isMap } from './json.ts';
+import { compilePatcher, SubstitutionError, type Patcher, type TemplateCompiler } from './patchers.ts';
+import type { PatternMatcher } from './preprocess.ts';
+
+export interface MutateDeps {
+  /** Deep `{{ }}` substitution; throws when a variable cannot be resolved. */
+  substitute(value: JsonValue, data: ContextData): JsonValue;
+  /** Evaluates a foreach `list` JMESPath expression. */
+  evaluate(expression: string, data: ContextData): JsonValue;
+  /** Evaluates a foreach `preconditions` block (any/all); true when it passes. */
+  preconditions(block: JsonValue, data: ContextData): boolean;
+  /** Kyverno validate pattern matching, used for condition anchors. */
+  matchPattern: PatternMatcher;
+  /**
+   * Loads a foreach `context` block into `data` (in place; a fresh object per element).
+   * Required only if a foreach has one; may be async (API calls, ConfigMaps).
+   */
+  loadContext?(entries: JsonValue[], data: ContextData): void | Promise<void>;
+}
+
+export interface ForEachMutationSpec {
+  list: string;
+  order?: 'Ascending' | 'Descending';
+  context?: JsonValue[];
+  preconditions?: JsonValue;
+  patchStrategicMerge?: JsonValue;
+  patchesJson6902?: string;
+  foreach?: ForEachMutationSpec[];
+}
+
+export interface MutateSpec {
+  patchStrategicMerge?: JsonValue;
+  patchesJson6902?: string;
+  foreach?: ForEachMutationSpec[];
+}
+
+export interface MutationResult {
+  status: 'pass' | 'skip' | 'error';
+  message: string;
+  /** The patched resource on pass; the input resource otherwise. */
+  resource: KubeObject;
+  /** RFC 6902 operations turning the input into the output (empty unless pass). */
+  patches: PatchOperation[];
+}
+
+/** Synchronous for patchStrategicMerge/patchesJson6902; a Promise for foreach rules (context loading may be async). */
+export type CompiledMutation = (resource: KubeObject, data: ContextData, deps: MutateDeps) => MutationResult | Promise<MutationResult>;
+
+interface Response {
+  status: 'pass' | 'skip' | 'error';
+  resource: JsonObject;
+  message: string;
+}
+
+interface CompiledForEach {
+  list: string;
+  reverse: boolean;
+  context?: JsonValue[];
+  preconditions?: JsonValue;
+  patcher: Patcher | null;
+  nested: CompiledForEach[] | null;
+}
+
+export interface CompileOptions {
+  /** Compile `{{ }}` templates at policy load (variables.ts compileTemplate); default: deps.substitute per call. */
+  compileTemplate?: TemplateCompiler;
+}
+
+export function compileMutation(spec: MutateSpec, options: CompileOptions = {}): CompiledMutation {
+  const { compileTemplate } = options;
+  if (Array.isArray(spec.foreach)) {
+    const foreach = spec.foreach.map((fe) => compileForEach(fe, compileTemplate));
+    return async (resource, data, deps) => finish(resource, await mutateForEach(foreach, asObj(resource), data, deps, 0));
+  }
+  const patcher = compilePatcher(spec, compileTemplate);
+  return (resource, data, deps) => finish(resource, applyPatcher(patcher, asObj(resource), data, deps));
+}
+
+function asObj(r: KubeObject): JsonObject {
+  return r as unknown as JsonObject;
+}
+
+function compileForEach(fe: ForEachMutationSpec, compileTemplate: TemplateCompiler | undefined): CompiledForEach {
+  // Kyverno walks strategic-merge foreach lists backwards unless `order` says otherwise
+  // (kustomize prepends merged list items, so this keeps the resulting order natural).
+  let reverse = fe.patchStrategicMerge !== undefined && fe.patchStrategicMerge !== null;
+  if (fe.order !== undefined) reverse = fe.order === 'Descending';
+  return {
+    list: fe.list,
+    reverse,
+    context: fe.context,
+    preconditions: fe.preconditions,
+    patcher: compilePatcher(fe, compileTemplate),
+    nested: Array.isArray(fe.foreach) ? fe.foreach.map((n) => compileForEach(n, compileTemplate)) : null,
+  };
+}
+
+function errorResponse(message: string, cause?: unknown): Response {
+  const detail = cause === undefined ? '' : `: ${cause instanceof Error ? cause.message : String(cause)}`;
+  return { status: 'error', resource: {}, message: message + detail };
+}
+
+function applyPatcher(patcher: Patcher | null, resource: JsonObject, data: ContextData, deps: MutateDeps): Response {
+  if (!patcher) return errorResponse('empty mutate rule');
+  let patched: JsonObject;
+  try {
+    patched = patcher(resource, data, deps);
+  } catch (e) {
+    if (e instanceof SubstitutionError) return errorResponse('variable substitution failed', e);
+    return errorResponse('failed to patch resource', e);
+  }
+  if (deepEqual(resource, patched)) return { status: 'skip', resource, message: 'no patches applied' };
+  return { status: 'pass', resource: patched, message: 'resource patched' };
+}
+
+/** `request.object` follows the resource as foreach entries patch it. */
+function withRequestObject(data: ContextData, resource: JsonObject): ContextData {
+  const request = isMap(data.request) ? data.request : {};
+  return { ...data, request: { ...request, object: resource } };
+}
+
+async function mutateForEach(list: CompiledForEach[], resource: JsonObject, data: ContextData, deps: MutateDeps, nesting: number): Promise<Response> {
+  let applied = 0;
+  let current = resource;
+  let currentData = data;
+  for (const fe of list) {
+    let value: JsonValue;
+    try {
+      value = deps.evaluate(fe.list, currentData);
+    } catch (e) {
+      const m = e instanceof Error ? e.message : String(e);
+      return errorResponse(`failed to evaluate list ${fe.list}: ${m}`, e);
+    }
+    const elements = Array.isArray(value) ? value : [value];
+    const resp = await mutateElements(fe, elements, current, currentData, deps, nesting);
+    if (resp.status === 'error') return errorResponse('failed to mutate elements', resp.message);
+    if (resp.status !== 'skip') {
+      applied++;
+      if (resp.status === 'pass') current = resp.resource;
+      currentData = withRequestObject(currentData, current);
+    }
+  }
+  const message = `${applied} elements processed`;
+  return { status: applied === 0 ? 'skip' : 'pass', resource: current, message };
+}
+
+async function mutateElements(fe: CompiledForEach, elements: JsonValue[], resource: JsonObject, data: ContextData,
+  deps: MutateDeps, nesting: number): Promise<Response> {
+  const order = fe.reverse ? elements.map((_, i) => elements.length - 1 - i) : elements.map((_, i) => i);
+  let patched = resource;
+  for (const index of order) {
+    const element = elements[index];
+    if (element === null || element === undefined) continue;
+    const elementData: ContextData = {
+      ...data,
+      element,
+      [`element${nesting}`]: element,
+      elementIndex: index,
+      [`elementIndex${nesting}`]: index,
+    };
+    if (fe.context && fe.context.length > 0) {
+      if (!deps.loadContext) return errorResponse(`failed to load to mutate.foreach[${index}].context`, 'no context loader');
+      try {
+        await deps.loadContext(fe.context, elementData);
+      } catch (e) {
+        return errorResponse(`failed to load to mutate.foreach[${index}].context`, e);
+      }
+    }
+    if (fe.preconditions !== undefined && fe.preconditions !== null) {
+      let ok: boolean;
+      try {
+        ok = deps.preconditions(fe.preconditions, elementData);
+      } catch (e) {
+        return errorResponse(`failed to evaluate mutate.foreach[${index}].preconditions`, e);
+      }
+      if (!ok) continue;
+    }
+    const resp = fe.nested
+      ? await mutateForEach(fe.nested, patched, elementData, deps, nesting + 1)
+      : applyPatcher(fe.patcher, patched, elementData, deps);
+    if (resp.status === 'error') return resp;
+    if (resp.status === 'pass') patched = resp.resource;
+  }
+  if (deepEqual(resource, patched)) return { status: 'skip', resource: patched, message: 'no patches applied' };
+  return { status: 'pass', resource: patched, message: '' };
+}
+
+function finish(input: KubeObject, resp: Response): MutationResult {
+  if (resp.status !== 'pass') return { status: resp.status, message: resp.message, resource: input, patches: [] };
+  const out = resp.resource as unknown as KubeObject;
+  const patches = diffPatch(input, out);
+  return { status: 'pass', message: successMessage(out), resource: out, patches };
+}
+
+export function successMessage(r: KubeObject): string {
+  const kind = typeof r.kind === 'string' ? r.kind : '';
+  const name = typeof r.metadata?.name === 'string' ? r.metadata.name : '';
+  const ns = typeof r.metadata?.namespace === 'string' ? r.metadata.namespace : '';
+  return ns === '' ? `mutated ${kind}/${name}` : `mutated ${kind}/${name} in namespace ${ns}`;
+}
+
+/** The RuleResponse for a mutate rule result. */
+export function toRuleResponse(name: string, result: MutationResult): RuleResponse {
+  const resp: RuleResponse = { name, type: 'Mutation', status: result.status, message: result.message };
+  if (result.status === 'pass') resp.patches = result.patches;
+  return resp;
+}

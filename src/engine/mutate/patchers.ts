@@ -1,0 +1,98 @@
+/**
+ * One patch step of a mutate rule or foreach entry: patchStrategicMerge (wins
+ * when both are set, as in Kyverno) or patchesJson6902. Compiled once: a patch
+ * without `{{ }}` is never substituted and a JSON 6902 text without variables is
+ * parsed once.
+ */
+import type { JsonObject, JsonValue } from '../types.ts';
+import type { ContextData } from '../variables.ts';
+import { applyJson6902, parseJson6902, type JsonPatchOp } from './jsonPatch.ts';
+import { clone, hasVariables, isMap } from './json.ts';
+import { strategicMerge } from './merge.ts';
+import { ConditionError, GlobalConditionError, isStaticPattern, preprocessPattern, type PatternMatcher } from './preprocess.ts';
+
+/** Thrown when `{{ }}` substitution fails; the caller reports "variable substitution failed: …". */
+export class SubstitutionError extends Error {}
+
+export interface PatchDeps {
+  substitute(value: JsonValue, data: ContextData): JsonValue;
+  matchPattern: PatternMatcher;
+}
+
+/** Returns the patched copy of the resource; throws SubstitutionError or a patch error. */
+export type Patcher = (resource: JsonObject, data: ContextData, deps: PatchDeps) => JsonObject;
+
+/** Optional compile-time `{{ }}` templating (e.g. variables.ts compileTemplate); else deps.substitute runs per call. */
+export type TemplateCompiler = (value: JsonValue) => (data: ContextData) => JsonValue;
+
+type Substituter = (data: ContextData, deps: PatchDeps) => JsonValue;
+
+function substituter(value: JsonValue, compileTemplate: TemplateCompiler | undefined): Substituter {
+  let template: ((data: ContextData) => JsonValue) | undefined;
+  let compileError: unknown;
+  if (compileTemplate) {
+    try { template = compileTemplate(value); } catch (e) { compileError = e; }
+  }
+  return (data, deps) => {
+    try {
+      if (compileError !== undefined) throw compileError;
+      return template ? template(data) : deps.substitute(value, data);
+    } catch (e) {
+      throw new SubstitutionError(e instanceof Error ? e.message : String(e));
+    }
+  };
+}
+
+export function compilePatcher(spec: { patchStrategicMerge?: JsonValue; patchesJson6902?: JsonValue },
+  compileTemplate?: TemplateCompiler): Patcher | null {
+  const smp = spec.patchStrategicMerge;
+  if (smp !== undefined && smp !== null) {
+    const vars = hasVariables(smp);
+    if (!vars && isMap(smp) && isStaticPattern(smp)) {
+      // Anchor-free and variable-free: pre-process once; the merge only reads the pattern.
+      const pattern = clone(smp);
+      preprocessPattern(pattern, {}, () => true);
+      return (resource) => strategicMerge(clone(resource), pattern);
+    }
+    const subst = vars ? substituter(smp, compileTemplate) : undefined;
+    return (resource, data, deps) => applyStrategicMerge(resource, subst ? subst(data, deps) : smp, deps.matchPattern);
+  }
+  const text = spec.patchesJson6902;
+  if (typeof text === 'string' && text.length > 0) {
+    if (!hasVariables(text)) {
+      let ops: JsonPatchOp[] | undefined;
+      let parseError: Error | undefined;
+      try { ops = parseJson6902(text); } catch (e) { parseError = e as Error; }
+      return (resource) => {
+        if (parseError) throw parseError;
+        return asObject(applyJson6902(resource, ops!));
+      };
+    }
+    const subst = substituter(text, compileTemplate);
+    return (resource, data, deps) => {
+      const s = subst(data, deps);
+      if (typeof s !== 'string') throw new SubstitutionError('patchesJson6902 did not substitute to a string');
+      return asObject(applyJson6902(resource, parseJson6902(s)));
+    };
+  }
+  return null;
+}
+
+function asObject(v: JsonValue): JsonObject {
+  if (!isMap(v)) throw new Error('patched resource is not an object');
+  return v;
+}
+
+/** Kyverno's patchStrategicMerge: anchor pre-processing, then kustomize strategic merge. */
+export function applyStrategicMerge(resource: JsonObject, patch: JsonValue, match: PatternMatcher): JsonObject {
+  if (!isMap(patch)) throw new Error('patchStrategicMerge must be an object');
+  const pattern = clone(patch);
+  try {
+    preprocessPattern(pattern, resource, match);
+  } catch (e) {
+    // A failed condition turns the patch into `{}`: the resource is left unchanged.
+    if (e instanceof ConditionError || e instanceof GlobalConditionError) return clone(resource);
+    throw new Error(`failed to preProcess rule: ${(e as Error).message}`);
+  }
+  return strategicMerge(clone(resource), pattern);
+}

@@ -26,6 +26,12 @@ export interface EvaluateOptions {
   variables?: Record<string, JsonValue>;
   /** Only these policies (default: all the engine holds). */
   policies?: readonly CompiledPolicy[];
+  /**
+   * Admission only (the webhook sets it; the CLI does not, like Kyverno's): on UPDATE,
+   * a rule with allowExistingViolations (default) that also fails on the old object
+   * is reported as skip, so pre-existing violations do not block unrelated changes.
+   */
+  allowExistingViolations?: boolean;
 }
 
 export interface PolicyResult {
@@ -93,7 +99,7 @@ export class Engine {
           const res = await this.runRule(policy, rule, input, validated, data, pinned);
           if (!res) continue;
           let response = res.response;
-          if (response.status === 'fail' && rule.type === 'Validation') {
+          if (response.status === 'fail' && rule.type === 'Validation' && options.allowExistingViolations) {
             response = await this.existingViolation(policy, rule, input, response, options.variables, pinned);
           }
           if (response.status === 'fail' && !policy.scored) response = { ...response, status: 'warn' };
@@ -101,6 +107,20 @@ export class Engine {
           if (policy.applyOne && response.status !== 'skip') break;
         }
         pr.durationMs += performance.now() - t0;
+      }
+    }
+
+    if (options.mode === 'all') {
+      const trigger = resource ?? input.oldObject;
+      for (const policy of policies) {
+        if (!trigger || !policy.rules.some((r) => r.type === 'Generation')) continue;
+        const pr = resultFor(policy);
+        for (const rule of policy.rules) {
+          if (rule.type !== 'Generation') continue;
+          const data = this.contextFor(input, resource, options.variables);
+          const res = await this.runRule(policy, rule, input, trigger, data, pinned);
+          if (res) pr.rules.push(res.response);
+        }
       }
     }
 
@@ -133,6 +153,7 @@ export class Engine {
     const response: RuleResponse = { name: rule.name, type: rule.type, status: result.status, message: result.message };
     if (result.path) response.path = result.path;
     if (result.patches) response.patches = result.patches;
+    if (result.generatedResources) response.generatedResources = result.generatedResources;
     void policy;
     return { result, response };
   }

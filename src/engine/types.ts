@@ -46,6 +46,8 @@ export interface RuleResponse {
   path?: string;
   /** Mutation rules: the patches this rule applied. */
   patches?: PatchOperation[];
+  /** Generate rules: the resources the rule would create (offline evaluation). */
+  generatedResources?: KubeObject[];
   /** Set when a PolicyException turned this rule into a skip. */
   exception?: string;
 }
@@ -90,4 +92,6 @@ export interface ContextResolver {
   apiCall?(call: { urlPath?: string; method?: string; data?: JsonValue; service?: JsonValue }): Promise<JsonValue> | JsonValue;
   imageData?(reference: string): Promise<JsonValue> | JsonValue;
   globalContext?(name: string, projection?: string): Promise<JsonValue> | JsonValue;
+  /** Source of a generate rule's `clone` (CLI: the Test's cloneSourceResource). */
+  cloneSource?(kind: string, namespace: string, name: string): Promise<KubeObject | undefined> | KubeObject | undefined;
 }

@@ -161,9 +161,11 @@ t.test('UPDATE of a resource that already violated the rule is skipped (allowExi
       pattern: {spec: {=(hostNetwork): false}}
 `));
   const bad = pod({ hostNetwork: true, containers: [] });
-  const r = await e.evaluate(input(bad, { operation: 'UPDATE', oldObject: bad }), { mode: 'validate' });
+  const r = await e.evaluate(input(bad, { operation: 'UPDATE', oldObject: bad }), { mode: 'validate', allowExistingViolations: true });
   t.equal(r.results[0]!.rules[0]!.status, 'skip');
-  const r2 = await e.evaluate(input(bad, { operation: 'UPDATE', oldObject: pod({ containers: [] }) }), { mode: 'validate' });
+  const cli = await e.evaluate(input(bad, { operation: 'UPDATE', oldObject: bad }), { mode: 'validate' });
+  t.equal(cli.results[0]!.rules[0]!.status, 'fail', 'offline (CLI) evaluation reports the failure, like kyverno test');
+  const r2 = await e.evaluate(input(bad, { operation: 'UPDATE', oldObject: pod({ containers: [] }) }), { mode: 'validate', allowExistingViolations: true });
   t.equal(r2.results[0]!.rules[0]!.status, 'fail', 'a new violation on UPDATE still fails');
 });
 
@@ -200,4 +202,31 @@ t.test('mutate then validate: validation sees the mutated object, patches are RF
   t.same((r.patchedResource as any).spec.securityContext, { runAsNonRoot: true });
   const mutateOnly = await e.evaluate(input(pod({ containers: [] })), { mode: 'mutate' });
   t.same(mutateOnly.results.map((x) => x.policy.name), ['defaults']);
+});
+
+t.test('generate rules render the resource they would create (offline mode only)', async (t) => {
+  const e = engineFor(policy('pdb', `  - name: default-pdb
+    match: {any: [{resources: {kinds: [Deployment]}}]}
+    generate:
+      apiVersion: policy/v1
+      kind: PodDisruptionBudget
+      name: "{{request.object.metadata.name}}-pdb"
+      namespace: "{{request.object.metadata.namespace}}"
+      data:
+        spec:
+          minAvailable: 1
+          selector: "{{request.object.spec.selector}}"
+`));
+  const deploy = { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'web', namespace: 'shop' },
+    spec: { selector: { matchLabels: { app: 'web' } }, template: { spec: { containers: [] } } } } as unknown as KubeObject;
+  const din = { ...input(deploy), kind: { group: 'apps', version: 'v1', kind: 'Deployment' } };
+  const r = await e.evaluate(din, { mode: 'all' });
+  const rule = r.results[0]!.rules[0]!;
+  t.equal(rule.status, 'pass');
+  t.same(rule.generatedResources, [{
+    apiVersion: 'policy/v1', kind: 'PodDisruptionBudget', metadata: { name: 'web-pdb', namespace: 'shop' },
+    spec: { minAvailable: 1, selector: { matchLabels: { app: 'web' } } },
+  }]);
+  const admission = await e.evaluate(din, { mode: 'validate' });
+  t.same(admission.results, [], 'the webhook does not run generate rules');
 });

@@ -9,6 +9,7 @@ import { compileValidateHandler } from './validate.ts';
 import { compilePodSecurityHandler } from './podsecurity.ts';
 import { compileMutateHandler } from './mutate.ts';
 import { compileVerifyImagesHandler } from './verify-images.ts';
+import { compileGenerateHandler } from './generate.ts';
 
 export type { RuleHandler, RuleEnv, HandlerResult } from './types.ts';
 
@@ -26,6 +27,6 @@ export function compileRuleHandler(rule: JsonObject): RuleHandler {
   }
   if (rule.mutate) return compileMutateHandler(name, rule.mutate as JsonObject);
   if (rule.verifyImages) return compileVerifyImagesHandler(name, rule.verifyImages as JsonObject[]);
-  if (rule.generate) return unsupported('generate');
+  if (rule.generate) return compileGenerateHandler(name, rule.generate as JsonObject);
   return unsupported('this rule type');
 }

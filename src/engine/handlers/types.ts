@@ -27,6 +27,8 @@ export interface HandlerResult {
   /** Mutation handlers: the resource after this rule. */
   patchedResource?: KubeObject;
   patches?: PatchOperation[];
+  /** Generate rules: the resources this rule would create. */
+  generatedResources?: KubeObject[];
 }
 
 export type RuleHandler = (env: RuleEnv) => Promise<HandlerResult> | HandlerResult;

@@ -9,7 +9,7 @@ import type { CompiledPolicy, CompiledRule } from '../policy/compile.ts';
 import type { HandlerResult, RuleEnv } from './handlers/types.ts';
 import type { ContextData } from './variables.ts';
 import { loadContextEntries } from './context.ts';
-import { buildContextData, setDotted } from './request-context.ts';
+import { contextFor } from './request-context.ts';
 import { diffPatch } from './patch.ts';
 
 export interface EngineOptions {
@@ -130,9 +130,7 @@ export class Engine {
   }
 
   private contextFor(input: AdmissionInput, object: KubeObject | null, variables?: Record<string, JsonValue>): ContextData {
-    const data = buildContextData(input, object);
-    if (variables) for (const [k, v] of Object.entries(variables)) setDotted(data, k, v);
-    return data;
+    return contextFor(input, object, variables);
   }
 
   /** Kyverno's allowExistingViolations: on UPDATE, a rule that already failed on the old object is skipped. */

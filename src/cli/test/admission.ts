@@ -1,0 +1,53 @@
+/**
+ * How the Kyverno CLI turns a resource file entry into an admission request:
+ * CREATE unless the values set `request.operation` (UPDATE: the old object is
+ * the resource itself; DELETE: no new object, the resource is the old one),
+ * user info from the UserInfo file, namespace labels from the Values file, and
+ * subresource kinds mapped to their parent from the Values `subresources`.
+ */
+import type { AdmissionInput, JsonValue, KubeObject, Operation } from '../../engine/types.ts';
+import { groupOf, identityOf, versionOf } from '../resources.ts';
+import type { RequestUserInfo, ValuesSpec } from './spec.ts';
+
+export interface AdmissionOptions {
+  variables: Record<string, JsonValue>;
+  userInfo?: RequestUserInfo;
+  values?: ValuesSpec;
+}
+
+/** Operation requested through the `request.operation` variable (CREATE otherwise). */
+export function operationFrom(variables: Record<string, JsonValue>): Operation {
+  const op = variables['request.operation'];
+  if (op === 'UPDATE' || op === 'DELETE' || op === 'CONNECT') return op;
+  return 'CREATE';
+}
+
+export function buildAdmissionInput(resource: KubeObject, options: AdmissionOptions): AdmissionInput {
+  const id = identityOf(resource);
+  const operation = operationFrom(options.variables);
+  let kind = { group: groupOf(id.apiVersion), version: versionOf(id.apiVersion), kind: id.kind };
+  let subResource: string | undefined;
+  for (const s of options.values?.subresources ?? []) {
+    const sub = s.subresource;
+    if (sub.group === kind.group && sub.version === kind.version && sub.kind === kind.kind) {
+      const parent = s.parentResource;
+      kind = { group: parent.group, version: parent.version, kind: parent.kind };
+      subResource = sub.name.split('/')[1];
+    }
+  }
+  const input: AdmissionInput = {
+    operation,
+    object: operation === 'DELETE' ? null : resource,
+    oldObject: operation === 'UPDATE' || operation === 'DELETE' ? structuredClone(resource) : null,
+    kind,
+    namespace: id.namespace,
+    name: id.name,
+    userInfo: options.userInfo ? { ...options.userInfo.userInfo } : {},
+    roles: options.userInfo ? [...options.userInfo.roles] : [],
+    clusterRoles: options.userInfo ? [...options.userInfo.clusterRoles] : [],
+  };
+  if (subResource !== undefined) input.subResource = subResource;
+  const labels = options.values?.namespaceLabels.get(id.namespace);
+  if (labels !== undefined) input.namespaceLabels = { ...labels };
+  return input;
+}

@@ -1,0 +1,124 @@
+/**
+ * Run one Test file: load its values, user info, policies and resources
+ * (paths relative to the Test file), evaluate, and match the expectations.
+ * Never throws: anything that prevents the Test from running is reported in
+ * `error`; problems that only affect some expectations (a policy that failed
+ * to load) are `warnings` and show up as "Not found" rows.
+ */
+import { dirname, resolve } from 'node:path';
+import type { ContextResolver } from '../../engine/types.ts';
+import { defaultDeps, type CliDeps } from '../deps.ts';
+import { describeResource, findResourceInFile, loadResourceFiles, removeDuplicates } from '../resources.ts';
+import { readTestFile, readYamlFile } from './discover.ts';
+import { PolicyRunner, type ResourceOutcome } from './evaluate.ts';
+import { evaluateChecks } from './checks.ts';
+import { matchExpectations, type ResultRow } from './match.ts';
+import { parseUserInfo, parseValues, type RequestUserInfo, type TestSpec, type ValuesSpec } from './spec.ts';
+import { applySelector, type TestCaseSelector } from './selector.ts';
+
+export interface TestCaseReport {
+  /** Path of the Test file. */
+  path: string;
+  name: string;
+  rows: ResultRow[];
+  /** The Test could not run (bad file, unreadable values…): counted as a failure. */
+  error?: string;
+  warnings: string[];
+  /** Progress lines, as `kyverno test` prints them. */
+  log: string[];
+  policyCount: number;
+  resourceCount: number;
+}
+
+export interface RunOptions {
+  selector?: TestCaseSelector;
+  /** Loader and engine; the real ones by default. */
+  deps?: CliDeps;
+}
+
+/** Offline answers to external context: nothing is reachable from a test run. */
+export const offlineResolver: ContextResolver = {
+  configMap: () => undefined,
+  apiCall: (call) => {
+    throw new Error(`API call ${call.urlPath ?? ''} is not available offline; provide the value in the Values file`);
+  },
+  imageData: (ref) => {
+    throw new Error(`image data for ${ref} is not available offline; provide the value in the Values file`);
+  },
+  globalContext: (name) => {
+    throw new Error(`global context entry ${name} is not available offline; provide the value in the Values file`);
+  },
+};
+
+export async function runTestFile(path: string, options: RunOptions = {}): Promise<TestCaseReport> {
+  let spec: TestSpec;
+  try {
+    spec = await readTestFile(path);
+  } catch (e) {
+    return { path, name: '', rows: [], error: (e as Error).message, warnings: [], log: [], policyCount: 0, resourceCount: 0 };
+  }
+  return runTestSpec(path, spec, options);
+}
+
+export async function runTestSpec(path: string, spec: TestSpec, options: RunOptions = {}): Promise<TestCaseReport> {
+  const report: TestCaseReport = { path, name: spec.name, rows: [], warnings: [], log: [], policyCount: 0, resourceCount: 0 };
+  const dir = dirname(path);
+  const rel = (p: string) => resolve(dir, p);
+  report.log.push(`Loading test ${spec.name} ( ${path} ) ...`);
+  try {
+    const expectations = options.selector ? applySelector(spec.results, options.selector) : spec.results;
+
+    report.log.push('  Loading values/variables ...');
+    let values: ValuesSpec | undefined = spec.values;
+    if (!values && spec.variables !== '') {
+      try {
+        values = parseValues(await readYamlFile(rel(spec.variables)));
+      } catch (e) {
+        throw new Error(`failed to decode yaml (Unable to load variable file: ${spec.variables} (${(e as Error).message}))`);
+      }
+    }
+    let userInfo: RequestUserInfo | undefined;
+    if (spec.userinfo !== '') {
+      report.log.push('  Loading user infos ...');
+      try {
+        userInfo = parseUserInfo(await readYamlFile(rel(spec.userinfo)));
+      } catch (e) {
+        throw new Error(`failed to load request info (${(e as Error).message})`);
+      }
+    }
+
+    report.log.push('  Loading policies ...');
+    const deps = options.deps ?? (await defaultDeps());
+    const loaded = await deps.loadPolicies(spec.policies.map(rel));
+    report.warnings.push(...loaded.warnings);
+    const policies = loaded.policies;
+    report.policyCount = policies.length;
+
+    report.log.push('  Loading resources ...');
+    const res = await loadResourceFiles(spec.resources.map(rel));
+    if (res.errors.length > 0) throw new Error(`failed to load resources (${res.errors.map((e) => `${e.file}: ${e.reason}`).join('; ')})`);
+    const { uniques, duplicates } = removeDuplicates(res.resources);
+    for (const d of duplicates) report.log.push(`  warning: found duplicated resource ${describeResource(d)}`);
+    report.resourceCount = uniques.length;
+
+    if (spec.exceptions.length > 0) report.warnings.push('PolicyExceptions in tests are not supported yet; they were ignored');
+    if (spec.targetResources.length > 0) report.warnings.push('targetResources (mutate existing) are not supported yet; they were ignored');
+
+    report.log.push(`  Applying ${policies.length} ${policies.length === 1 ? 'policy' : 'policies'} to ${uniques.length} ${uniques.length === 1 ? 'resource' : 'resources'} ...`);
+    const runner = new PolicyRunner(policies, { values, userInfo, resolver: offlineResolver, createEngine: deps.createEngine });
+    const outcomes: ResourceOutcome[] = [];
+    for (const r of uniques) outcomes.push(await runner.evaluate(r));
+
+    report.log.push('  Checking results ...');
+    report.rows = await matchExpectations(expectations, outcomes, (file, id) => findResourceInFile(rel(file), id));
+    if (spec.checks.length > 0 && !options.selector) report.rows.push(...evaluateChecks(spec.checks, outcomes, report.rows.length + 1));
+    // Say why a policy has no response when its kind is one the engine does not evaluate.
+    for (const row of report.rows) {
+      const kind = row.reason === 'Not found' ? loaded.unsupported?.get(row.policy.slice(row.policy.indexOf('/') + 1)) : undefined;
+      if (kind !== undefined) row.message = `policy ${row.policy} is a ${kind}, which is not supported`;
+    }
+  } catch (e) {
+    report.error = (e as Error).message;
+  }
+  return report;
+}

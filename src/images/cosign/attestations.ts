@@ -1,0 +1,215 @@
+/**
+ * cosign attestations: DSSE envelopes (in-toto statements) stored in the
+ * `<alg>-<hex>.att` manifest next to the image. Each envelope's signature is
+ * checked over the DSSE pre-authentication encoding with the entry's key, the
+ * statement's subject must name the image digest, and statements are grouped by
+ * `predicateType`.
+ *
+ * verifyImageAttestations follows Kyverno's loop over `attestations[]`: for
+ * each attestor set, entries are tried until `count` of them pass; for every
+ * statement of the wanted predicate type the rule's `conditions` are evaluated
+ * by the caller's evaluator (JMESPath/variables live in the engine).
+ */
+import { RegistryError } from '../registry/errors.ts';
+import { MEDIA, type ImageManifest } from '../registry/media.ts';
+import type { Repo } from '../registry/client.ts';
+import { parseImageReference, formatImageInfo, type ImageInfo } from '../reference.ts';
+import { signatureTag, ANNOTATION, dssePae } from './signatures.ts';
+import { verifyWithKey } from './keys.ts';
+import { verifyRekorBundle } from './rekor.ts';
+import { resolvePublicKey, entryHash, type VerifyOptions } from './verify.ts';
+import type { Attestor, AttestorSet } from './types.ts';
+import type { JsonObject, JsonValue } from '../../engine/types.ts';
+
+export interface InTotoStatement {
+  _type?: string;
+  predicateType: string;
+  subject?: Array<{ name?: string; digest?: Record<string, string> }>;
+  predicate?: JsonValue;
+  [k: string]: JsonValue | undefined;
+}
+
+interface DsseEnvelope {
+  payloadType: string;
+  payload: string;
+  signatures: Array<{ keyid?: string; sig: string }>;
+}
+
+export { dssePae };
+
+/**
+ * Verified in-toto statements attached to `digest`, checked with one attestor
+ * entry (keys only for now). Throws Error (RegistryError for registry trouble)
+ * with cosign-like reasons.
+ */
+export async function fetchVerifiedStatements(digest: string, repo: Repo, entry: Attestor, options: VerifyOptions & { signal?: AbortSignal }):
+  Promise<InTotoStatement[]> {
+  if (!entry.keys) {
+    if (entry.certificates || entry.keyless) throw new Error('certificate and keyless attestors are not supported for attestations yet');
+    throw new Error('attestor entry has no keys');
+  }
+  const key = await resolvePublicKey(entry.keys, options);
+  const hash = entryHash(entry.keys);
+  const ignoreTlog = entry.keys.rekor?.ignoreTlog === true;
+  let manifest: ImageManifest;
+  try {
+    manifest = (await options.client.getManifest(repo, signatureTag(digest, 'att'), { signal: options.signal })).json as ImageManifest;
+  } catch (e) {
+    if (e instanceof RegistryError && e.kind === 'not-found') throw new Error('no matching attestations: no attestations found');
+    throw e;
+  }
+  const layers = (manifest.layers ?? []).filter((l) => l.mediaType === MEDIA.dsse);
+  if (layers.length === 0) throw new Error('no matching attestations: no attestations found');
+  const statements: InTotoStatement[] = [];
+  const reasons: string[] = [];
+  const hex = digest.slice(digest.indexOf(':') + 1);
+  const alg = digest.slice(0, digest.indexOf(':'));
+  for (const layer of layers) {
+    const blob = await options.client.getBlob(repo, layer.digest, { signal: options.signal, maxBytes: 8 * 1024 * 1024 });
+    let env: DsseEnvelope;
+    try {
+      env = JSON.parse(blob.toString('utf8'));
+    } catch {
+      reasons.push('attestation is not a DSSE envelope');
+      continue;
+    }
+    const payload = Buffer.from(env.payload ?? '', 'base64');
+    const pae = dssePae(env.payloadType ?? '', payload);
+    const good = (env.signatures ?? []).find((s) => verifyWithKey(key, pae, Buffer.from(s.sig ?? '', 'base64'), hash));
+    if (!good) {
+      reasons.push(key.key.asymmetricKeyType === 'ec' ? 'invalid signature when validating ASN.1 encoded signature' : 'failed to verify signature');
+      continue;
+    }
+    if (!ignoreTlog) {
+      const bundle = layer.annotations?.[ANNOTATION.bundle];
+      if (!bundle) { reasons.push('attestation not found in transparency log (no Rekor bundle; set rekor.ignoreTlog to verify without a transparency log)'); continue; }
+      if (!entry.keys.rekor?.pubkey) { reasons.push('cannot verify the Rekor bundle offline: rekor.pubkey is not configured'); continue; }
+      const problem = verifyRekorBundle(bundle, entry.keys.rekor.pubkey, { payload: blob, signature: Buffer.from(good.sig, 'base64') });
+      if (problem) { reasons.push(problem); continue; }
+    }
+    let statement: InTotoStatement;
+    try {
+      statement = JSON.parse(payload.toString('utf8'));
+    } catch {
+      reasons.push('attestation payload is not JSON');
+      continue;
+    }
+    if (!statement.subject?.some((s) => s.digest?.[alg] === hex)) {
+      reasons.push('no matching subject digest found');
+      continue;
+    }
+    statements.push(statement);
+  }
+  if (statements.length === 0) throw new Error(`no matching attestations: ${[...new Set(reasons)].join('; ')}`);
+  return statements;
+}
+
+export interface AttestationSpec {
+  predicateType?: string;
+  /** Legacy name of predicateType. */
+  type?: string;
+  attestors?: AttestorSet[];
+  /** Kyverno AnyAllConditions[]; opaque here, handed to the evaluator. */
+  conditions?: JsonValue;
+}
+
+/** Evaluate the rule's conditions with `predicate` fields added to the context; message explains a failure. */
+export type ConditionEvaluator = (conditions: JsonValue, statement: InTotoStatement) =>
+  Promise<{ pass: boolean; message?: string }> | { pass: boolean; message?: string };
+
+export interface AttestationResult {
+  verified: boolean;
+  status: 'pass' | 'fail' | 'error';
+  image: string;
+  digest: string;
+  message: string;
+}
+
+export async function verifyImageAttestations(image: string | ImageInfo, attestations: AttestationSpec[],
+  options: VerifyOptions & { evaluate: ConditionEvaluator }): Promise<AttestationResult> {
+  const info: ImageInfo = typeof image === 'string' ? parseImageReference(image, options.parse) : { ...image };
+  let imageStr = formatImageInfo(info);
+  const parsed = parseImageReference(imageStr, options.parse);
+  const timeout = AbortSignal.timeout(options.timeoutMs ?? 30_000);
+  const signal = options.signal ? AbortSignal.any([options.signal, timeout]) : timeout;
+  const result = (status: AttestationResult['status'], message: string): AttestationResult =>
+    ({ verified: status === 'pass', status, image: imageStr, digest: info.digest, message });
+  const registryFailure = (e: unknown) => {
+    const transient = e instanceof RegistryError && e.transient;
+    return result(transient ? 'error' : 'fail', `failed to verify image ${imageStr}: ${(e as Error).message}`);
+  };
+  let digest = info.digest;
+  if (!digest) {
+    try {
+      digest = await options.client.resolveDigest(parsed, { signal });
+    } catch (e) {
+      return registryFailure(e);
+    }
+  }
+  let repo: Repo = { host: parsed.host, repository: parsed.repository };
+  if (options.repository) {
+    const r = parseImageReference(options.repository, options.parse);
+    repo = { host: r.host, repository: r.repository };
+  }
+  for (let i = 0; i < attestations.length; i++) {
+    const attestation = attestations[i];
+    const path = `.attestations[${i}]`;
+    const predicateType = attestation.predicateType || attestation.type || '';
+    if (!predicateType) return result('fail', `${path}: missing predicateType`);
+    const sets = attestation.attestors && attestation.attestors.length > 0 ? attestation.attestors : [{ entries: [{}] }];
+    for (let j = 0; j < sets.length; j++) {
+      const set = sets[j];
+      const entries = set.entries ?? [];
+      const required = set.count && set.count > 0 ? set.count : entries.length;
+      let verified = 0;
+      for (const entry of entries) {
+        // Kyverno labels entries with the attestation index here; kept for identical messages.
+        const entryPath = `${path}.attestors[${j}].entries[${i}]`;
+        const subPath = entry.keys ? '.keys' : entry.certificates ? '.certificates' : entry.keyless ? '.keyless' : '';
+        let statements: InTotoStatement[];
+        try {
+          statements = await fetchVerifiedStatements(digest, entry.repository ? repoOf(entry.repository, options) : repo, entry, { ...options, signal });
+        } catch (e) {
+          return registryFailure(e);
+        }
+        if (!info.digest) {
+          info.digest = digest;
+          imageStr = formatImageInfo(info);
+        }
+        const matching = statements.filter((s) => s.predicateType === predicateType);
+        if (matching.length === 0) {
+          return result('fail', `${entryPath}${subPath}: attestions not found for predicate type ${predicateType}`);
+        }
+        for (const s of matching) {
+          if (attestation.conditions === undefined || attestation.conditions === null) continue;
+          let outcome: { pass: boolean; message?: string };
+          try {
+            outcome = await options.evaluate(attestation.conditions, s);
+          } catch (e) {
+            return result('fail', `${entryPath}${subPath}: failed to check attestations: ${(e as Error).message}`);
+          }
+          if (!outcome.pass) {
+            return result('fail', `${entryPath}${subPath}: attestation checks failed for ${imageStr} and predicate ${predicateType}: ${outcome.message ?? ''}`);
+          }
+        }
+        if (++verified >= required) break;
+      }
+      if (verified < required) {
+        return result('fail', `image attestations verification failed, verifiedCount: ${verified}, requiredCount: ${required}`);
+      }
+    }
+  }
+  info.digest = digest;
+  return result('pass', `verified image attestations for ${imageStr}`);
+}
+
+function repoOf(reference: string, options: Pick<VerifyOptions, 'parse'>): Repo {
+  const r = parseImageReference(reference, options.parse);
+  return { host: r.host, repository: r.repository };
+}
+
+/** The predicate as a context object (Kyverno adds the predicate's fields at the top level for conditions). */
+export function predicateContext(statement: InTotoStatement): JsonObject {
+  const p = statement.predicate;
+  return p && typeof p === 'object' && !Array.isArray(p) ? p : {};
+}

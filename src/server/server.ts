@@ -1,0 +1,171 @@
+/**
+ * The running webhook: HTTPS admission listener (TLS 1.2+, hot-reloaded
+ * certificate), plain-HTTP /metrics listener on its own port, live policy
+ * reload, graceful close (stop accepting, finish in-flight reviews).
+ */
+import { createServer, type Server as HttpServer } from 'node:http';
+import type { Server as HttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import type { FastifyInstance } from 'fastify';
+import { pino, type Logger } from 'pino';
+import { Metrics } from '../metrics/metrics.ts';
+import { buildApp } from './app.ts';
+import { DEFAULT_BUDGET_MS } from './deadline.ts';
+import { PolicyStore, type Decider, type PolicyLoader } from './policy-set.ts';
+import type { CompiledPolicy } from '../policy/compile.ts';
+import { MIN_TLS_VERSION, loadTlsMaterial, watchTls, type TlsFiles } from './tls.ts';
+import type { Watcher } from './watch.ts';
+
+export interface ServerOptions {
+  policyPaths: readonly string[];
+  tls: TlsFiles;
+  host?: string;
+  /** Admission HTTPS port (default 9443; 0 = any free port). */
+  port?: number;
+  /** Plain-HTTP metrics port (default 8000; 0 = any free port; null = no metrics listener). */
+  metricsPort?: number | null;
+  metricsHost?: string;
+  budgetMs?: number;
+  bodyLimit?: number;
+  logger?: Logger;
+  /** Watch policies and certificates for changes (default true). */
+  watch?: boolean;
+  watchPollMs?: number;
+  /** For tests and benchmarks: replace the loader or the engine. */
+  loader?: PolicyLoader;
+  createDecider?: (policies: readonly CompiledPolicy[]) => Decider;
+  processMetrics?: boolean;
+}
+
+export interface RunningServer {
+  app: FastifyInstance;
+  store: PolicyStore;
+  metrics: Metrics;
+  logger: Logger;
+  /** Bound admission port. */
+  port: number;
+  /** Bound metrics port (undefined without a metrics listener). */
+  metricsPort: number | undefined;
+  /** Report not ready (so endpoints drop this pod) while still serving. */
+  drain(): void;
+  /** Stop accepting, finish in-flight requests, release watchers and listeners. */
+  close(): Promise<void>;
+}
+
+export async function startServer(options: ServerOptions): Promise<RunningServer> {
+  const logger = options.logger ?? pino({ name: 'portcullis' });
+  const metrics = new Metrics({ processMetrics: options.processMetrics ?? true });
+  const watchOpts = options.watchPollMs !== undefined ? { pollMs: options.watchPollMs } : {};
+
+  const store = new PolicyStore({
+    paths: options.policyPaths,
+    budgetMs: options.budgetMs ?? DEFAULT_BUDGET_MS,
+    metrics,
+    logger,
+    ...(options.loader ? { loader: options.loader } : {}),
+    ...(options.createDecider ? { createDecider: options.createDecider } : {}),
+  });
+  await store.reload();
+
+  // A missing or bad certificate at start is fatal: there is nothing to serve with.
+  const material = await loadTlsMaterial(options.tls);
+  const app = buildApp({
+    policies: store,
+    metrics,
+    logger,
+    ...(options.bodyLimit !== undefined ? { bodyLimit: options.bodyLimit } : {}),
+    https: { cert: material.cert, key: material.key, minVersion: MIN_TLS_VERSION },
+    // The certificate is loaded before the listener exists; only draining makes us unready.
+    notReady: () => (draining ? ['shutting down'] : []),
+  });
+
+  let draining = false;
+  const watchers: Watcher[] = [];
+  let metricsServer: HttpServer | undefined;
+  try {
+    await app.listen({ port: options.port ?? 9443, host: options.host ?? '0.0.0.0' });
+    if (options.watch !== false) {
+      store.watch(watchOpts);
+      watchers.push(watchTls(app.server as HttpsServer, options.tls, logger, watchOpts));
+    }
+    if (options.metricsPort !== null) {
+      metricsServer = await startMetricsServer(metrics, options.metricsPort ?? 8000, options.metricsHost ?? options.host ?? '0.0.0.0');
+    }
+  } catch (err) {
+    store.close();
+    for (const w of watchers) w.close();
+    await app.close();
+    throw err;
+  }
+  const port = (app.server.address() as AddressInfo).port;
+  const metricsPort = metricsServer ? (metricsServer.address() as AddressInfo).port : undefined;
+  logger.info({ port, metricsPort, policies: store.current?.policies.length ?? 0 }, 'portcullis webhook serving');
+
+  let closing: Promise<void> | undefined;
+  return {
+    app, store, metrics, logger, port, metricsPort,
+    drain() {
+      draining = true;
+    },
+    close() {
+      draining = true;
+      closing ??= (async () => {
+        store.close();
+        for (const w of watchers) w.close();
+        await app.close(); // fastify: stop accepting, 503 new requests, wait for in-flight ones
+        if (metricsServer) await new Promise<void>((resolve) => metricsServer!.close(() => resolve()));
+      })();
+      return closing;
+    },
+  };
+}
+
+/** /metrics on its own plain-HTTP listener so scraping never touches the admission port. */
+export function startMetricsServer(metrics: Metrics, port: number, host: string): Promise<HttpServer> {
+  const server = createServer((req, res) => {
+    if (req.method !== 'GET' || (req.url !== '/metrics' && !req.url?.startsWith('/metrics?'))) {
+      res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
+      return;
+    }
+    metrics.render().then(
+      (text) => res.writeHead(200, { 'content-type': metrics.contentType() }).end(text),
+      () => res.writeHead(500, { 'content-type': 'text/plain' }).end('metrics unavailable\n'),
+    );
+  });
+  server.keepAliveTimeout = 5_000;
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve(server);
+    });
+  });
+}
+
+/**
+ * SIGTERM/SIGINT: report unready, keep serving while draining on SIGTERM (the
+ * endpoint removal races the signal during a rolling update), then close
+ * gracefully and resolve with the exit code. `drain` is a delay in ms, or a
+ * function whose promise ends the drain.
+ */
+export function closeOnSignals(
+  server: RunningServer,
+  drain: number | (() => Promise<void>) = 0,
+  signals: readonly NodeJS.Signals[] = ['SIGTERM', 'SIGINT'],
+  drainOn: readonly NodeJS.Signals[] = ['SIGTERM'],
+): Promise<number> {
+  return new Promise((resolve) => {
+    const onSignal = (signal: NodeJS.Signals) => {
+      for (const s of signals) process.off(s, onSignal);
+      server.drain();
+      const draining = !drainOn.includes(signal) ? Promise.resolve()
+        : typeof drain === 'function' ? drain() : new Promise<void>((r) => setTimeout(r, drain));
+      server.logger.info({ signal, drainMs: typeof drain === 'number' && drainOn.includes(signal) ? drain : undefined }, 'shutting down: finishing in-flight reviews');
+      draining.then(() => server.close()).then(
+        () => { server.logger.info('shutdown complete'); resolve(0); },
+        (err: unknown) => { server.logger.error({ reason: String(err) }, 'shutdown failed'); resolve(1); },
+      );
+    };
+    for (const s of signals) process.on(s, onSignal);
+  });
+}

@@ -9,7 +9,7 @@ import type { CompiledPolicy, CompiledRule } from '../policy/compile.ts';
 import type { HandlerResult, RuleEnv } from './handlers/types.ts';
 import type { ContextData } from './variables.ts';
 import { loadContextEntries } from './context.ts';
-import { contextFor } from './request-context.ts';
+import { contextSeed, contextFrom, type ContextSeed } from './request-context.ts';
 import { diffPatch } from './patch.ts';
 
 export interface EngineOptions {
@@ -67,6 +67,8 @@ export class Engine {
       return r;
     };
     let resource = input.object;
+    let seed: ContextSeed | undefined;
+    let seedFor: KubeObject | null = null;
 
     if (options.mode !== 'validate' && resource) {
       for (const policy of policies) {
@@ -75,8 +77,8 @@ export class Engine {
         const pr = resultFor(policy);
         for (const rule of policy.rules) {
           if (rule.type !== 'Mutation') continue;
-          const data = this.contextFor(input, resource, options.variables);
-          const res = await this.runRule(policy, rule, input, resource, data, pinned);
+          if (!seed || seedFor !== resource) { seed = contextSeed(input, resource, options.variables); seedFor = resource; }
+          const res = await this.runRule(policy, rule, input, resource, contextFrom(seed), pinned);
           if (!res) continue;
           pr.rules.push(res.response);
           if (res.result.patchedResource && res.result.status === 'pass') resource = res.result.patchedResource;
@@ -95,8 +97,8 @@ export class Engine {
         for (const rule of policy.rules) {
           if (rule.type !== 'Validation' && rule.type !== 'ImageVerify') continue;
           if (!validated) continue;
-          const data = this.contextFor(input, resource, options.variables);
-          const res = await this.runRule(policy, rule, input, validated, data, pinned);
+          if (!seed || seedFor !== resource) { seed = contextSeed(input, resource, options.variables); seedFor = resource; }
+          const res = await this.runRule(policy, rule, input, validated, contextFrom(seed), pinned);
           if (!res) continue;
           let response = res.response;
           if (response.status === 'fail' && rule.type === 'Validation' && options.allowExistingViolations) {
@@ -117,8 +119,8 @@ export class Engine {
         const pr = resultFor(policy);
         for (const rule of policy.rules) {
           if (rule.type !== 'Generation') continue;
-          const data = this.contextFor(input, resource, options.variables);
-          const res = await this.runRule(policy, rule, input, trigger, data, pinned);
+          if (!seed || seedFor !== resource) { seed = contextSeed(input, resource, options.variables); seedFor = resource; }
+          const res = await this.runRule(policy, rule, input, trigger, contextFrom(seed), pinned);
           if (res) pr.rules.push(res.response);
         }
       }
@@ -129,16 +131,12 @@ export class Engine {
     return { results, patchedResource: resource, patches };
   }
 
-  private contextFor(input: AdmissionInput, object: KubeObject | null, variables?: Record<string, JsonValue>): ContextData {
-    return contextFor(input, object, variables);
-  }
-
   /** Kyverno's allowExistingViolations: on UPDATE, a rule that already failed on the old object is skipped. */
   private async existingViolation(policy: CompiledPolicy, rule: CompiledRule, input: AdmissionInput, response: RuleResponse,
     variables: Record<string, JsonValue> | undefined, pinned: ReadonlySet<string> | undefined): Promise<RuleResponse> {
     if (input.operation !== 'UPDATE' || !input.oldObject || !rule.allowExistingViolations) return response;
     const oldInput: AdmissionInput = { ...input, object: input.oldObject, operation: 'UPDATE' };
-    const data = this.contextFor(oldInput, input.oldObject, variables);
+    const data = contextFrom(contextSeed(oldInput, input.oldObject, variables));
     const old = await this.runRule(policy, rule, oldInput, input.oldObject, data, pinned);
     if (old && old.result.status === 'fail') return { ...response, status: 'skip', message: 'skipping modified resource as validation results have not changed' };
     return response;

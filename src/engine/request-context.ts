@@ -1,7 +1,8 @@
 /**
- * The JSON context a rule's variables are evaluated against, per admission
- * input: `request.*` and the service account (variables.ts buildContextData),
- * plus `images`, computed only when a rule first reads it.
+ * The JSON context a rule's variables are evaluated against. Built once per
+ * admission input and object version (a "seed"); each rule then gets a cheap
+ * shallow copy, so context entries one rule loads never leak into another.
+ * `images` is computed only when a rule first reads it, once per seed.
  */
 import type { AdmissionInput, JsonValue, KubeObject } from './types.ts';
 import { buildContextData, setVariable, type ContextData } from './variables.ts';
@@ -12,35 +13,42 @@ import { setImageNormalizer } from './jmespath/index.ts';
 // JMESPath image_normalize() answers with the same reference parser as `images`.
 setImageNormalizer((image) => parseImageReference(image).reference);
 
-/** Define `images` lazily: most rules never read it, and extraction parses every image reference. */
-function defineImages(data: ContextData, resource: KubeObject | null): void {
+export interface ContextSeed {
+  fields: ContextData;
+  images: () => JsonValue | undefined;
+  variables?: Record<string, JsonValue>;
+}
+
+/** Seed for `input` with `object` as request.object (the mutated object, once mutate rules ran). */
+export function contextSeed(input: AdmissionInput, object: KubeObject | null, variables?: Record<string, JsonValue>): ContextSeed {
+  const fields = buildContextData(object === input.object ? input : { ...input, object });
+  const resource = object ?? input.oldObject;
   let cached: JsonValue | undefined;
   let done = false;
+  const images = () => {
+    if (!done) {
+      done = true;
+      try {
+        cached = imagesContextValue(extractImagesInfo(resource)) ?? undefined;
+      } catch {
+        cached = undefined;
+      }
+    }
+    return cached;
+  };
+  return { fields, images, variables };
+}
+
+/** A fresh per-rule context from a seed. */
+export function contextFrom(seed: ContextSeed): ContextData {
+  const data: ContextData = { ...seed.fields };
+  let override: { v: JsonValue } | undefined;
   Object.defineProperty(data, 'images', {
     enumerable: true,
     configurable: true,
-    get() {
-      if (!done) {
-        done = true;
-        try {
-          cached = imagesContextValue(extractImagesInfo(resource)) ?? undefined;
-        } catch {
-          cached = undefined;
-        }
-      }
-      return cached;
-    },
-    set(v: JsonValue) {
-      done = true;
-      cached = v;
-    },
+    get: () => (override ? override.v : seed.images()),
+    set: (v: JsonValue) => { override = { v }; },
   });
-}
-
-/** Context for `input` with `object` as request.object (the mutated object, once mutate rules ran). */
-export function contextFor(input: AdmissionInput, object: KubeObject | null, variables?: Record<string, JsonValue>): ContextData {
-  const data = buildContextData(object === input.object ? input : { ...input, object });
-  defineImages(data, object ?? input.oldObject);
-  if (variables) for (const [k, v] of Object.entries(variables)) setVariable(data, k, v);
+  if (seed.variables) for (const [k, v] of Object.entries(seed.variables)) setVariable(data, k, v);
   return data;
 }

@@ -5,8 +5,26 @@ export function isMap(v: unknown): v is JsonObject {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
+/** Deep copy of a JSON value (several times faster than structuredClone for small documents). */
 export function clone<T extends JsonValue | undefined>(v: T): T {
-  return (v === undefined ? v : structuredClone(v)) as T;
+  return cloneJson(v as JsonValue) as T;
+}
+
+function cloneJson(v: JsonValue): JsonValue {
+  if (v === null || typeof v !== 'object') return v;
+  if (Array.isArray(v)) {
+    const out = new Array<JsonValue>(v.length);
+    for (let i = 0; i < v.length; i++) out[i] = cloneJson(v[i]!);
+    return out;
+  }
+  const out: JsonObject = {};
+  for (const k in v) {
+    if (!Object.hasOwn(v, k)) continue;
+    // A "__proto__" key from JSON.parse is an own data property: keep it one.
+    if (k === '__proto__') Object.defineProperty(out, k, { value: cloneJson(v[k]!), enumerable: true, writable: true, configurable: true });
+    else out[k] = cloneJson(v[k]!);
+  }
+  return out;
 }
 
 export function deepEqual(a: unknown, b: unknown): boolean {

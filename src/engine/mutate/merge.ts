@@ -22,6 +22,7 @@ export class MergeError extends Error {}
 const DELETE = Symbol('delete');
 type Merged = JsonValue | typeof DELETE | undefined;
 
+/** Merge `patch` into `resource` (kustomize semantics); `resource` is not modified. */
 export function strategicMerge(resource: JsonObject, patch: JsonObject): JsonObject {
   const schema = schemaForResource(resource.apiVersion, resource.kind) ?? schemaForResource(patch.apiVersion, patch.kind);
   const out = mergeValue(resource, patch, schema);
@@ -65,15 +66,21 @@ function mergeValue(d: JsonValue | undefined, p: JsonValue | undefined, schema: 
   return p;
 }
 
+/**
+ * Copy-on-write: the result is a new map; resource subtrees the patch does not
+ * touch are shared with the input, which is never modified. This spares a deep
+ * copy of the whole resource per patch.
+ */
 function mergeMap(d: JsonObject, p: JsonObject, schema: SchemaNode | undefined): JsonObject {
+  const out: JsonObject = { ...d };
   const keys = [...new Set([...Object.keys(d), ...Object.keys(p)])].sort();
   for (const k of keys) {
     if (!Object.hasOwn(p, k) || k === DIRECTIVE) continue; // resource-only field: kept as is
     const r = mergeValue(Object.hasOwn(d, k) ? d[k] : undefined, p[k], schema?.fields?.[k]);
-    if (r === DELETE || r === undefined) delete d[k];
-    else d[k] = r;
+    if (r === DELETE || r === undefined) delete out[k];
+    else out[k] = r;
   }
-  return d;
+  return out;
 }
 
 /** A patch value added where the resource has nothing: directives and nulls are resolved inside it. */

@@ -52,7 +52,7 @@ export function compilePatcher(spec: { patchStrategicMerge?: JsonValue; patchesJ
       // Anchor-free and variable-free: pre-process once; the merge only reads the pattern.
       const pattern = clone(smp);
       preprocessPattern(pattern, {}, () => true);
-      return (resource) => strategicMerge(clone(resource), pattern);
+      return (resource) => strategicMerge(resource, pattern);
     }
     const subst = vars ? substituter(smp, compileTemplate) : undefined;
     return (resource, data, deps) => applyStrategicMerge(resource, subst ? subst(data, deps) : smp, deps.matchPattern);
@@ -91,8 +91,8 @@ export function applyStrategicMerge(resource: JsonObject, patch: JsonValue, matc
     preprocessPattern(pattern, resource, match);
   } catch (e) {
     // A failed condition turns the patch into `{}`: the resource is left unchanged.
-    if (e instanceof ConditionError || e instanceof GlobalConditionError) return clone(resource);
+    if (e instanceof ConditionError || e instanceof GlobalConditionError) return resource;
     throw new Error(`failed to preProcess rule: ${(e as Error).message}`);
   }
-  return strategicMerge(clone(resource), pattern);
+  return strategicMerge(resource, pattern);
 }

@@ -21,11 +21,15 @@ import { clone, isMap, renameKey } from './json.ts';
 /** Decides a condition anchor: does `resource` satisfy `pattern` (Kyverno validate semantics)? */
 export type PatternMatcher = (resource: JsonValue, pattern: JsonValue) => boolean;
 
-export class ConditionError extends Error {
-  constructor(reason: string) { super(`condition failed: ${reason}`); }
+// Control-flow signals, thrown on every non-matching element: plain classes, not
+// Errors, so no stack trace is captured on the hot path.
+export class ConditionError {
+  readonly message: string;
+  constructor(reason: string) { this.message = `condition failed: ${reason}`; }
 }
-export class GlobalConditionError extends Error {
-  constructor(reason: string) { super(`global condition failed: ${reason}`); }
+export class GlobalConditionError {
+  readonly message: string;
+  constructor(reason: string) { this.message = `global condition failed: ${reason}`; }
 }
 
 type KeyTest = (key: string) => boolean;
@@ -120,7 +124,7 @@ function processListOfMaps(pattern: JsonValue[], resource: JsonValue | undefined
     if (!hasAnchors(element, isAnyAnchor)) continue;
     const hasGlobal = hasAnchors(element, isGlobal);
     let anyGlobalPassed = false;
-    let lastGlobalError: Error | undefined;
+    let lastGlobalError: GlobalConditionError | undefined;
     // One working copy per pattern element, shared by all resource elements (as in Kyverno).
     const copy = clone(element);
     for (const re of resourceElements) {

@@ -43,6 +43,8 @@ export interface TargetFigures {
 export interface ServerBenchFigures {
   real: TargetFigures;
   bare: TargetFigures;
+  /** The real server with a no-op engine: the HTTP/TLS/envelope/metrics/logging layer alone. */
+  layer: TargetFigures;
   /** real / bare throughput at saturation. */
   throughputRatio: number;
   durationSec: number;
@@ -99,13 +101,19 @@ interface ChildRss { type: 'rss'; idle: number; peak: number }
 async function child(role: string, dir: string): Promise<void> {
   const tls = { certFile: join(dir, 'tls.crt'), keyFile: join(dir, 'tls.key') };
   let port: number;
-  if (role === 'real') {
+  if (role === 'real' || role === 'layer') {
     const { startServer } = await import('../src/server/server.ts');
     const { pino } = await import('pino');
+    // 'layer': the same server with an engine that decides nothing, to attribute cost to HTTP/TLS/envelope vs policies.
+    const noEngine = role === 'layer' ? {
+      loader: async () => ({ policies: [], errors: [] }),
+      createDecider: () => ({ evaluate: async (input: { object: unknown }) => ({ results: [], patchedResource: input.object as never, patches: [] }) }),
+    } : {};
     // Production logging (one info line per decision) into /dev/null.
     const server = await startServer({
       policyPaths: ['policies'], tls, host: '127.0.0.1', port: 0, metricsPort: 0,
       logger: pino({ level: 'info' }, pino.destination({ dest: '/dev/null', sync: false })),
+      ...noEngine,
     });
     if (!server.store.current) throw new Error('the policy bundle did not load');
     port = server.port;
@@ -134,7 +142,9 @@ async function child(role: string, dir: string): Promise<void> {
 
 // ---------------------------------------------------------------- parent side
 
-function spawnTarget(role: 'real' | 'bare', dir: string): Promise<{ proc: ChildProcess; port: number }> {
+type Role = 'real' | 'bare' | 'layer';
+
+function spawnTarget(role: Role, dir: string): Promise<{ proc: ChildProcess; port: number }> {
   const proc = fork(fileURLToPath(import.meta.url), ['--child', role, dir], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
   return new Promise((resolve, reject) => {
     proc.once('error', reject);
@@ -166,7 +176,7 @@ async function load(port: number, ca: string, opts: { durationSec: number; conne
   };
 }
 
-async function measure(role: 'real' | 'bare', dir: string, ca: string, durationSec: number, connections: number): Promise<TargetFigures> {
+async function measure(role: Role, dir: string, ca: string, durationSec: number, connections: number): Promise<TargetFigures> {
   const { proc, port } = await spawnTarget(role, dir);
   try {
     await load(port, ca, { durationSec: 2, connections }); // warm-up: JIT, TLS sessions, caches
@@ -191,8 +201,9 @@ export async function benchServer(options: ServerBenchOptions = {}): Promise<Ser
     await writeFile(join(dir, 'tls.crt'), certs.cert);
     await writeFile(join(dir, 'tls.key'), certs.key, { mode: 0o600 });
     const bare = await measure('bare', dir, certs.caCert, durationSec, connections);
+    const layer = await measure('layer', dir, certs.caCert, durationSec, connections);
     const real = await measure('real', dir, certs.caCert, durationSec, connections);
-    return { real, bare, throughputRatio: real.saturation.reqPerSec / bare.saturation.reqPerSec, durationSec, connections };
+    return { real, bare, layer, throughputRatio: real.saturation.reqPerSec / bare.saturation.reqPerSec, durationSec, connections };
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
@@ -217,6 +228,9 @@ ${row('saturation', f.real.saturation, f.bare.saturation)}
 ${row(`half rate (${f.real.halfRate.rate} / ${f.bare.halfRate.rate} req/s)`, f.real.halfRate, f.bare.halfRate)}
 
 Throughput ratio webhook / bare: **${(f.throughputRatio * 100).toFixed(1)}%** (target ≥ 85%).
+Attribution: the same server with a no-op engine (HTTP, TLS, envelope schema, metrics, logging only) does
+${f.layer.saturation.reqPerSec} req/s at saturation (${((f.layer.saturation.reqPerSec / f.bare.saturation.reqPerSec) * 100).toFixed(1)}% of bare),
+p50 / p99 / p99.9 ${f2(f.layer.saturation.p50Ms)} / ${f2(f.layer.saturation.p99Ms)} / ${f2(f.layer.saturation.p999Ms)} ms; the rest of the gap is policy evaluation.
 p99 at half rate: **${f2(f.real.halfRate.p99Ms)} ms** (target < 2 ms).
 RSS of the webhook: ${f1(f.real.idleRssMiB)} MiB idle, ${f1(f.real.peakRssMiB)} MiB peak under load (target < 120 MiB);
 bare: ${f1(f.bare.idleRssMiB)} / ${f1(f.bare.peakRssMiB)} MiB.`;

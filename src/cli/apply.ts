@@ -8,7 +8,7 @@ import { writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { stringify } from 'yaml';
 import type { JsonValue, KubeObject, RuleStatus } from '../engine/types.ts';
-import { defaultDeps, type CliDeps } from './deps.ts';
+import { defaultDeps, type CliDeps } from './test/deps.ts';
 import { identityOf, loadResourceFiles, removeDuplicates, resourcesEqual } from './resources.ts';
 import { readYamlFile } from './test/discover.ts';
 import { PolicyRunner, type ResourceOutcome } from './test/evaluate.ts';

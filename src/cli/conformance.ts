@@ -215,7 +215,8 @@ class SuiteWorker {
   /** Start a worker and wait for its `ready` message, so loading time is not charged to a suite. */
   private spawn(): Promise<Worker> {
     return new Promise((resolveSpawn, rejectSpawn) => {
-      const w = new Worker(this.url, this.execArgv ? { execArgv: this.execArgv } : {});
+      // A memory cap too: a runaway suite dies alone (and becomes an error row).
+      const w = new Worker(this.url, { resourceLimits: { maxOldGenerationSizeMb: 1024 }, ...(this.execArgv ? { execArgv: this.execArgv } : {}) });
       const fail = (e: Error) => {
         clearTimeout(timer);
         w.off('message', onMessage);
@@ -282,7 +283,7 @@ class SuiteWorker {
 /** The worker next to this module: `.ts` in a checkout, `.js` once compiled to dist/. */
 function defaultWorkerUrl(): URL {
   const ext = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
-  return new URL(`./conformance-worker${ext}`, import.meta.url);
+  return new URL(`./test/conformance-worker${ext}`, import.meta.url);
 }
 
 /** Run all suites below root; never throws for a suite. */

@@ -242,18 +242,18 @@ export function resourceDiff(actual: KubeObject, expected: KubeObject, limit = 1
   return out;
 }
 
-/**
- * Find the resource with the given identity in a file (several documents are
- * allowed). Returns undefined when absent: the Kyverno CLI then ignores the
- * expectation for that resource ("not found in manifest").
- */
-export async function findResourceInFile(file: string, id: ResourceIdentity): Promise<KubeObject | undefined> {
-  const text = await readFile(file, 'utf8');
-  const parsed = parseResourceText(text, file);
+/** Parse one expected-resource file; any bad document is an error (Kyverno: "failed to load resource"). */
+export async function loadResourceFile(file: string): Promise<KubeObject[]> {
+  const parsed = parseResourceText(await readFile(file, 'utf8'), file);
   if (parsed.errors.length > 0) throw new Error(`failed to load resource (${parsed.errors[0]!.reason})`);
-  return pickResource(parsed.resources, id);
+  return parsed.resources;
 }
 
+/**
+ * The resource with the given identity among a file's documents; undefined
+ * when absent (the Kyverno CLI then ignores the expectation for that resource:
+ * "not found in manifest").
+ */
 export function pickResource(resources: readonly KubeObject[], id: ResourceIdentity): KubeObject | undefined {
   // A lone document with the right kind and name is accepted even when its namespace or
   // apiVersion was written differently (expected files are often written loosely).

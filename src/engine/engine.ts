@@ -9,7 +9,7 @@ import type { CompiledPolicy, CompiledRule } from '../policy/compile.ts';
 import type { HandlerResult, RuleEnv } from './handlers/types.ts';
 import type { ContextData } from './variables.ts';
 import { loadContextEntries } from './context.ts';
-import { contextSeed, contextFrom, type ContextSeed } from './request-context.ts';
+import { contextSeed, contextFrom, contextForRule, type ContextSeed } from './request-context.ts';
 import { diffPatch } from './patch.ts';
 
 export interface EngineOptions {
@@ -78,7 +78,7 @@ export class Engine {
         for (const rule of policy.rules) {
           if (rule.type !== 'Mutation') continue;
           if (!seed || seedFor !== resource) { seed = contextSeed(input, resource, options.variables); seedFor = resource; }
-          const res = await this.runRule(policy, rule, input, resource, contextFrom(seed), pinned);
+          const res = await this.runRule(policy, rule, input, resource, contextForRule(seed, rule.context.length > 0), pinned);
           if (!res) continue;
           pr.rules.push(res.response);
           if (res.result.patchedResource && res.result.status === 'pass') resource = res.result.patchedResource;
@@ -98,7 +98,7 @@ export class Engine {
           if (rule.type !== 'Validation' && rule.type !== 'ImageVerify') continue;
           if (!validated) continue;
           if (!seed || seedFor !== resource) { seed = contextSeed(input, resource, options.variables); seedFor = resource; }
-          const res = await this.runRule(policy, rule, input, validated, contextFrom(seed), pinned);
+          const res = await this.runRule(policy, rule, input, validated, contextForRule(seed, rule.context.length > 0), pinned);
           if (!res) continue;
           let response = res.response;
           if (response.status === 'fail' && rule.type === 'Validation' && options.allowExistingViolations) {
@@ -120,7 +120,7 @@ export class Engine {
         for (const rule of policy.rules) {
           if (rule.type !== 'Generation') continue;
           if (!seed || seedFor !== resource) { seed = contextSeed(input, resource, options.variables); seedFor = resource; }
-          const res = await this.runRule(policy, rule, input, trigger, contextFrom(seed), pinned);
+          const res = await this.runRule(policy, rule, input, trigger, contextForRule(seed, rule.context.length > 0), pinned);
           if (res) pr.rules.push(res.response);
         }
       }

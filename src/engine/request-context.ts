@@ -15,6 +15,8 @@ setImageNormalizer((image) => parseImageReference(image).reference);
 
 export interface ContextSeed {
   fields: ContextData;
+  /** The context shared by rules that load no context entries (they never write to it). */
+  shared?: ContextData;
   images: () => JsonValue | undefined;
   variables?: Record<string, JsonValue>;
 }
@@ -37,6 +39,12 @@ export function contextSeed(input: AdmissionInput, object: KubeObject | null, va
     return cached;
   };
   return { fields, images, variables };
+}
+
+/** The context for a rule: its own copy when it loads context entries, else the seed's shared one. */
+export function contextForRule(seed: ContextSeed, ownsContext: boolean): ContextData {
+  if (ownsContext) return contextFrom(seed);
+  return (seed.shared ??= contextFrom(seed));
 }
 
 /** A fresh per-rule context from a seed. */

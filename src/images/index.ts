@@ -4,7 +4,7 @@
  * - extract.ts:   the `images` context variable from Pods / pod controllers
  * - match.ts:     imageReferences / skipImageReferences, mutateDigest patches
  * - imagedata.ts: the `imageRegistry` context entry
- * - registry/*:   OCI distribution client, credentials, errors
+ * - registry/*:   OCI distribution client, credentials (config.json, pull secrets), errors
  * - cosign/*:     signature, certificate/keyless and attestation verification, cache
  */
 export {
@@ -29,6 +29,10 @@ export {
   type Credential, type CredentialStore,
 } from './registry/credentials.ts';
 export { closeHttpAgents } from './registry/http.ts';
+export {
+  pullSecretNames, credentialsFromSecretNames, podCredentialStore, cachedSecretReader, kubernetesSecretReader,
+  type SecretReader,
+} from './registry/pull-secrets.ts';
 export {
   verifyImageSignatures, defaultVerificationCache, cacheKey,
   type VerificationResult, type VerifyOptions,

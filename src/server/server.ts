@@ -57,6 +57,9 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const metrics = new Metrics({ processMetrics: options.processMetrics ?? true });
   const watchOpts = options.watchPollMs !== undefined ? { pollMs: options.watchPollMs } : {};
 
+  // A missing or bad certificate at start is fatal (nothing to serve with): checked before the policy load.
+  const material = await loadTlsMaterial(options.tls);
+
   const store = new PolicyStore({
     paths: options.policyPaths,
     budgetMs: options.budgetMs ?? DEFAULT_BUDGET_MS,
@@ -67,8 +70,6 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   });
   await store.reload();
 
-  // A missing or bad certificate at start is fatal: there is nothing to serve with.
-  const material = await loadTlsMaterial(options.tls);
   const app = buildApp({
     policies: store,
     metrics,

@@ -1,6 +1,6 @@
 import t from 'tap';
 import {
-  describeResource, duplicateKey, identityOf, loadResourceFiles, parseResourceText, pickResource, removeDuplicates,
+  describeResource, duplicateKey, identityOf, loadResourceFile, loadResourceFiles, parseResourceText, pickResource, removeDuplicates,
   resourceDiff, resourcesEqual, tidy,
 } from '../../src/cli/resources.ts';
 
@@ -88,4 +88,10 @@ t.test('pickResource finds by apiVersion/kind/namespace/name; a lone document ne
   t.equal(pickResource([p1, p2], { apiVersion: 'v1', kind: 'Pod', namespace: 'other', name: 'b' }), undefined);
   t.equal(pickResource([p1], { apiVersion: 'v1', kind: 'Pod', namespace: 'other', name: 'a' }), p1);
   t.equal(pickResource([p1], { apiVersion: 'v1', kind: 'Pod', namespace: 'default', name: 'zz' }), undefined);
+});
+
+t.test('loadResourceFile: every document of an expected file; a bad document is an error', async (t) => {
+  const dir = t.testdir({ 'ok.yaml': 'kind: Pod\nmetadata:\n  name: a\n---\nkind: Pod\nmetadata:\n  name: b\n', 'bad.yaml': '- 1\n' });
+  t.same((await loadResourceFile(`${dir}/ok.yaml`)).map((r) => r.metadata!.name), ['a', 'b']);
+  await t.rejects(loadResourceFile(`${dir}/bad.yaml`), /failed to load resource \(document is not an object\)/);
 });

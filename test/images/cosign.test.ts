@@ -30,14 +30,16 @@ const multi = `${A}/test/multi:v1`;
 const copied = `${A}/test/copied:v1`;
 const tampered = `${A}/test/tampered:v1`;
 const elsewhere = `${A}/test/elsewhere:v1`;
+const bundled = `${A}/test/bundled:v1`;
 // Push everything, then sign distinct images concurrently (signatures of one image are appended sequentially).
-const [signedDigest, unsignedDigest, multiDigest, copiedDigest, tamperedDigest, elsewhereDigest] =
-  await Promise.all([signed, unsigned, multi, copied, tampered, elsewhere].map((r) => pushImage(r)));
+const [signedDigest, unsignedDigest, multiDigest, copiedDigest, tamperedDigest, elsewhereDigest, bundledDigest] =
+  await Promise.all([signed, unsigned, multi, copied, tampered, elsewhere, bundled].map((r) => pushImage(r)));
 await Promise.all([
   signImage(`${A}/test/signed@${signedDigest}`, p256, { annotations: { team: 'payments' } }),
   signImage(`${A}/test/multi@${multiDigest}`, p384).then(() => signImage(`${A}/test/multi@${multiDigest}`, rsa)),
   signImage(`${A}/test/tampered@${tamperedDigest}`, p256),
   signImage(`${A}/test/elsewhere@${elsewhereDigest}`, p256),
+  signImage(`${A}/test/bundled@${bundledDigest}`, p256, { bundle: true }),
 ]);
 
 const client = new RegistryClient({ timeoutMs: 5000, retryDelayMs: 5 });
@@ -155,6 +157,31 @@ t.test('signatures in another repository (rule `repository`)', async (t) => {
   t.equal((await verify(image, keys(p256), { repository: `${A}/sigs/store` })).status, 'pass');
 });
 
+t.test('sigstore bundles attached as OCI 1.1 referrers (cosignOCI11)', async (t) => {
+  const ok = await verify(bundled, keys(p256), { cosignOCI11: true });
+  t.equal(ok.status, 'pass', ok.message);
+  t.equal(ok.digest, bundledDigest);
+  const tagScheme = await verify(bundled, keys(p256));
+  t.equal(tagScheme.message, `failed to verify image ${bundled}: .attestors[0].entries[0].keys: no signatures found`, 'the .sig tag scheme does not see bundles');
+  const wrong = await verify(bundled, keys(other), { cosignOCI11: true });
+  t.match(wrong.message, /no matching signatures: invalid signature when validating ASN\.1 encoded signature$/);
+  const tlog = await verify(bundled, [{ entries: [{ keys: { publicKeys: p256.publicKeyPem } }] }], { cosignOCI11: true });
+  t.match(tlog.message, /the bundle has no tlog entries/);
+  const none = await verify(unsigned, keys(p256), { cosignOCI11: true });
+  t.match(none.message, /\.keys: no signatures found$/);
+  // A bundle made for another image does not verify this one.
+  const image = `${A}/test/bundle-copy:v1`;
+  const digest = await pushImage(image);
+  const { crane: craneRun } = await import('../support/registry/harness.ts');
+  const idx = JSON.parse(await craneRun(['manifest', `${A}/test/bundled:${bundledDigest.replace(':', '-')}`])) as { manifests: Array<{ digest: string }> };
+  await craneRun(['copy', `${A}/test/bundled@${idx.manifests[0].digest}`, `${A}/test/bundle-copy:copied-bundle`]);
+  await putManifest(A, 'test/bundle-copy', digest.replace(':', '-'), { schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json',
+    manifests: [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: idx.manifests[0].digest, size: 1 }] });
+  const copiedBundle = await verify(image, keys(p256), { cosignOCI11: true });
+  t.equal(copiedBundle.status, 'fail');
+  t.match(copiedBundle.message, /no signatures found|no matching subject digest found/);
+});
+
 t.test('missing image and unreachable registry', async (t) => {
   const missing = await verify(`${A}/test/nope:v1`, keys(p256));
   t.equal(missing.status, 'fail');
@@ -164,14 +191,26 @@ t.test('missing image and unreachable registry', async (t) => {
   t.match(down.message, /failed to verify image 127\.0\.0\.1:9\/test\/x:v1: .*cannot reach registry 127\.0\.0\.1:9 \(ECONNREFUSED\)/);
 });
 
+t.test('a registry that never answers gives an error within the deadline', async (t) => {
+  const http = await import('node:http');
+  const server = http.createServer(() => { /* hang */ });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  t.teardown(() => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }));
+  const host = `127.0.0.1:${(server.address() as { port: number }).port}`;
+  // The client's per-request timeout is 5 s; the verification deadline (300 ms) is what ends the call.
+  const r = await verify(`${host}/slow/app:v1`, keys(p256), { timeoutMs: 300 });
+  t.equal(r.status, 'error');
+  t.match(r.message, new RegExp(`^failed to verify image ${host}/slow/app:v1: resolving .*: request to registry ${host} was aborted \\(deadline\\)$`));
+});
+
 t.test('cache: hit after first verification, single flight for concurrent callers', async (t) => {
   const cache = new VerificationCache<VerificationResult>();
   const attestors = keys(p256);
   const o = { client, cache } as VerifyOptions;
-  const first = await Promise.all(Array.from({ length: 50 }, () => verifyImageSignatures(signed, attestors, o)));
-  t.ok(first.every((r) => r.status === 'pass'));
-  t.equal(cache.stats.loads, 1, 'one verification for 50 concurrent callers');
-  t.equal(cache.stats.coalesced, 49);
+  const first = await Promise.all(Array.from({ length: 1000 }, () => verifyImageSignatures(signed, attestors, o)));
+  t.ok(first.every((r) => r.status === 'pass'), 'all 1000 answered');
+  t.equal(cache.stats.loads, 1, 'one verification for 1000 concurrent callers');
+  t.equal(cache.stats.coalesced, 999);
   const warm = verifyImageSignatures(signed, attestors, o);
   t.notOk(warm instanceof Promise, 'a cache hit answers synchronously');
   t.equal(cache.stats.hits, 1);

@@ -13,6 +13,7 @@ import { RegistryError } from '../../src/images/registry/errors.ts';
 import { closeHttpAgents } from '../../src/images/registry/http.ts';
 import { parseDockerConfig, credentialStore } from '../../src/images/registry/credentials.ts';
 import { MEDIA } from '../../src/images/registry/media.ts';
+import { podCredentialStore, cachedSecretReader } from '../../src/images/registry/pull-secrets.ts';
 import { parseImageReference } from '../../src/images/reference.ts';
 import { fetchImageData } from '../../src/images/imagedata.ts';
 
@@ -103,10 +104,28 @@ t.test('TLS + htpasswd registry: CA bundle and basic credentials', async (t) => 
   const wrong = credentialStore(parseDockerConfig({ auths: { [A]: { username: 'alice', password: 'nope' } } }));
   await rejects(t, new RegistryClient({ schemeFor: https, ca: tlsFiles.pem, credentials: wrong }).resolveDigest(img), 'auth', /access denied \(HTTP 401\)/);
 
+  const insecure = new RegistryClient({ schemeFor: https, allowInsecure: true, credentials: credentialStore(parseDockerConfig(cfg.json)) });
+  t.equal(await insecure.resolveDigest(img), digest, 'allowInsecureRegistry accepts the untrusted certificate');
   const client = new RegistryClient({ schemeFor: https, ca: tlsFiles.pem, credentials: credentialStore(parseDockerConfig(cfg.json)) });
   t.equal(await client.resolveDigest(img), digest);
   const m = await client.getPlatformManifest(img);
   t.equal(m.manifestDigest, digest);
+
+  // The same credentials as a Pod's imagePullSecret, read through a (fake) Kubernetes API.
+  let reads = 0;
+  const reader = cachedSecretReader(async (ns, name) => {
+    reads++;
+    if (ns !== 'apps' || name !== 'regcred') return undefined;
+    return { kind: 'Secret', metadata: { name, namespace: ns }, type: 'kubernetes.io/dockerconfigjson',
+      data: { '.dockerconfigjson': Buffer.from(cfg.json).toString('base64') } };
+  });
+  const pod = { kind: 'Pod', spec: { imagePullSecrets: [{ name: 'missing' }, { name: 'regcred' }], containers: [{ name: 'c', image: `${A}/private/app:v1` }] } };
+  const fromPod = new RegistryClient({ schemeFor: https, ca: tlsFiles.pem, credentials: await podCredentialStore(pod, 'apps', reader) });
+  t.equal(await fromPod.resolveDigest(img), digest, 'pull secret credentials');
+  await podCredentialStore(pod, 'apps', reader);
+  t.equal(reads, 2, 'secrets are cached between admissions');
+  const noSecrets = new RegistryClient({ schemeFor: https, ca: tlsFiles.pem, credentials: await podCredentialStore({ kind: 'Pod', spec: {} }, 'apps', reader) });
+  await rejects(t, noSecrets.resolveDigest(img), 'auth', /requires credentials/);
   t.ok((await client.getBlob(img, m.manifest.layers[0].digest)).length > 0);
 });
 

@@ -6,6 +6,7 @@ import {
   parseDockerConfig, credentialStore, credentialsFromSecrets, loadDockerConfigFile, normaliseRegistryKey,
 } from '../../src/images/registry/credentials.ts';
 import { parseWwwAuthenticate, TokenCache, tokenUrl, basicAuthorization } from '../../src/images/registry/auth.ts';
+import { pullSecretNames, credentialsFromSecretNames, podCredentialStore } from '../../src/images/registry/pull-secrets.ts';
 import { selectPlatform, parsePlatform, MEDIA, type ImageIndex } from '../../src/images/registry/media.ts';
 import { RegistryError, fromSocketError } from '../../src/images/registry/errors.ts';
 import { defaultScheme, digestMatches, sha256Digest } from '../../src/images/registry/client.ts';
@@ -62,6 +63,21 @@ t.test('imagePullSecrets (dockerconfigjson and legacy dockercfg)', async (t) => 
   t.same(m.get('quay.io'), { username: 'b', password: '2' });
   t.throws(() => credentialsFromSecrets([{ metadata: { name: 's', namespace: 'ns' }, data: { '.dockerconfigjson': b64('{') } } as never]),
     /invalid pull secret ns\/s/);
+});
+
+t.test('pull secret names from pods and templates; fallback store', async (t) => {
+  t.same(pullSecretNames({ kind: 'Pod', spec: { imagePullSecrets: [{ name: 'a' }, { name: '' }, {}, { name: 'b' }] } }), ['a', 'b']);
+  t.same(pullSecretNames({ kind: 'Deployment', spec: { template: { spec: { imagePullSecrets: [{ name: 'd' }] } } } }), ['d']);
+  t.same(pullSecretNames({ kind: 'CronJob', spec: { jobTemplate: { spec: { template: { spec: { imagePullSecrets: [{ name: 'c' }] } } } } } }), ['c']);
+  t.same(pullSecretNames({ kind: 'Pod', spec: {} }), []);
+  const secret = { kind: 'Secret', data: { '.dockerconfigjson': b64(JSON.stringify({ auths: { 'r.io': { auth: b64('u:p') } } })) } };
+  const m = await credentialsFromSecretNames('ns', ['x', 'y'], async (_ns, name) => (name === 'y' ? secret : undefined));
+  t.same(m.get('r.io'), { username: 'u', password: 'p' });
+  const store = await podCredentialStore({ kind: 'Pod', spec: { imagePullSecrets: [{ name: 'y' }] } }, 'ns', async () => secret,
+    (host) => (host === 'other.io' ? { username: 'fallback' } : undefined));
+  t.same(store('r.io'), { username: 'u', password: 'p' });
+  t.same(store('other.io'), { username: 'fallback' });
+  await t.rejects(credentialsFromSecretNames('ns', ['x'], async () => { throw new Error('forbidden'); }), /forbidden/);
 });
 
 t.test('WWW-Authenticate parsing and token URLs', async (t) => {

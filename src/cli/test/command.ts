@@ -4,7 +4,7 @@
  * expectation failed or a Test could not be loaded/run; 0 otherwise.
  */
 import { parseArgs } from 'node:util';
-import type { CliDeps } from '../deps.ts';
+import type { CliDeps } from './deps.ts';
 import { DEFAULT_TEST_FILE, discoverTestFiles } from './discover.ts';
 import { countRows, rowJson, rowsTable, summaryLine, type Counts } from './output.ts';
 import { runTestFile, type TestCaseReport } from './run.ts';
@@ -135,10 +135,10 @@ export async function runTestCommand(argv: readonly string[], out: Output = proc
       out.write(`  Error: failed to run test (${report.error})\n`);
       continue;
     }
-    const shown = flags.failOnly ? report.rows.filter((r) => r.count === 'fail') : report.rows;
-    if (flags.failOnly && shown.length === 0) continue;
+    // --fail-only: no per-Test tables, only the aggregated failures at the end (as kyverno test).
+    if (flags.failOnly) continue;
     out.write('\n');
-    out.write(flags.format === 'markdown' ? markdownTable(shown, flags.detailed) : rowsTable(shown, flags.detailed));
+    out.write(flags.format === 'markdown' ? markdownTable(report.rows, flags.detailed) : rowsTable(report.rows, flags.detailed));
     out.write('\n');
   }
 

@@ -10,7 +10,7 @@
  */
 import type { ContextResolver, JsonObject, JsonValue, KubeObject, RuleResponse } from '../../engine/types.ts';
 import type { CompiledPolicy } from '../../policy/compile.ts';
-import type { EngineLike } from '../deps.ts';
+import type { EngineLike } from './deps.ts';
 import { identityOf, type ResourceIdentity } from '../resources.ts';
 import { buildAdmissionInput } from './admission.ts';
 import { computeVariables, ruleValues, type RequestUserInfo, type ValuesSpec } from './spec.ts';

@@ -94,7 +94,8 @@ async function checkRule(
   load: ExpectedResourceLoader,
 ): Promise<Check[]> {
   if (exp.patchedResource !== '') {
-    const actual = rule.type === 'Mutation' ? outcome.patchedResource ?? resource.resource : resource.resource;
+    // Mutation: the resource after this policy's mutations; otherwise the resource the rule saw (after all mutations).
+    const actual = (rule.type === 'Mutation' ? outcome.patchedResource : resource.patchedResource) ?? resource.resource;
     const c = await compareWithFile(exp.patchedResource, actual, load, 'patched');
     if (c) return [c];
   }
@@ -105,16 +106,27 @@ async function checkRule(
     }
     const checks: Check[] = [];
     for (const g of generated) {
-      const c = (await compareWithFile(exp.generatedResource, g, load, 'generated')) ?? statusCheck(exp, rule);
+      const c = (await compareWithFile(exp.generatedResource, g, load, 'generated')) ?? statusCheck(exp, rule, outcome.policy);
       checks.push(c.skipRow ? { ok: false, reason: 'Resource diff', message: 'Generated resource not found in the expected file' } : c);
     }
     return checks;
   }
-  return [statusCheck(exp, rule)];
+  return [statusCheck(exp, rule, outcome.policy)];
 }
 
-function statusCheck(exp: TestExpectation, rule: CliRuleResponse): Check {
-  if (rule.status !== exp.result) return { ok: false, reason: `Want ${exp.result}, got ${rule.status}`, message: rule.message };
+/**
+ * The result kyverno test compares: the rule status as a policy report states
+ * it — a failure of a policy annotated `policies.kyverno.io/scored: "false"` is
+ * reported as `warn`. (An Audit failure stays `fail`.)
+ */
+export function reportResult(status: RuleStatus, policy: CompiledPolicy): RuleStatus {
+  if (status === 'fail' && policy.loaded.raw.metadata?.annotations?.['policies.kyverno.io/scored'] === 'false') return 'warn';
+  return status;
+}
+
+function statusCheck(exp: TestExpectation, rule: CliRuleResponse, policy: CompiledPolicy): Check {
+  const got = reportResult(rule.status, policy);
+  if (got !== exp.result) return { ok: false, reason: `Want ${exp.result}, got ${got}`, message: rule.message };
   return { ok: true, reason: REASON_OK, message: rule.message };
 }
 
@@ -171,7 +183,7 @@ export async function matchExpectations(
               }
               push({
                 ...base,
-                actual: rule.status,
+                actual: reportResult(rule.status, outcome.policy),
                 result: c.ok ? 'Pass' : 'Fail',
                 reason: c.reason,
                 message: c.message,

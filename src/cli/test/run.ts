@@ -6,9 +6,9 @@
  * to load) are `warnings` and show up as "Not found" rows.
  */
 import { dirname, resolve } from 'node:path';
-import type { ContextResolver } from '../../engine/types.ts';
-import { defaultDeps, type CliDeps } from '../deps.ts';
-import { describeResource, findResourceInFile, loadResourceFiles, removeDuplicates } from '../resources.ts';
+import type { ContextResolver, KubeObject } from '../../engine/types.ts';
+import { defaultDeps, type CliDeps } from './deps.ts';
+import { describeResource, loadResourceFile, loadResourceFiles, pickResource, removeDuplicates, type ResourceIdentity } from '../resources.ts';
 import { readTestFile, readYamlFile } from './discover.ts';
 import { PolicyRunner, type ResourceOutcome } from './evaluate.ts';
 import { evaluateChecks } from './checks.ts';
@@ -102,6 +102,9 @@ export async function runTestSpec(path: string, spec: TestSpec, options: RunOpti
     report.resourceCount = uniques.length;
 
     if (spec.exceptions.length > 0) report.warnings.push('PolicyExceptions in tests are not supported yet; they were ignored');
+    if (values?.policies.some((p) => p.rules.some((r) => r.foreachValues.length > 0))) {
+      report.warnings.push('foreachValues in the Values file are not supported yet; they were ignored');
+    }
     if (spec.targetResources.length > 0) report.warnings.push('targetResources (mutate existing) are not supported yet; they were ignored');
 
     report.log.push(`  Applying ${policies.length} ${policies.length === 1 ? 'policy' : 'policies'} to ${uniques.length} ${uniques.length === 1 ? 'resource' : 'resources'} ...`);
@@ -110,7 +113,14 @@ export async function runTestSpec(path: string, spec: TestSpec, options: RunOpti
     for (const r of uniques) outcomes.push(await runner.evaluate(r));
 
     report.log.push('  Checking results ...');
-    report.rows = await matchExpectations(expectations, outcomes, (file, id) => findResourceInFile(rel(file), id));
+    // Expected-resource files are parsed once per Test, whatever the number of rows using them.
+    const files = new Map<string, Promise<KubeObject[]>>();
+    const loadExpected = async (file: string, id: ResourceIdentity) => {
+      let docs = files.get(file);
+      if (!docs) files.set(file, (docs = loadResourceFile(rel(file))));
+      return pickResource(await docs, id);
+    };
+    report.rows = await matchExpectations(expectations, outcomes, loadExpected);
     if (spec.checks.length > 0 && !options.selector) report.rows.push(...evaluateChecks(spec.checks, outcomes, report.rows.length + 1));
     // Say why a policy has no response when its kind is one the engine does not evaluate.
     for (const row of report.rows) {

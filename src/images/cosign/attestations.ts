@@ -130,7 +130,7 @@ export async function verifyImageAttestations(image: string | ImageInfo, attesta
   const info: ImageInfo = typeof image === 'string' ? parseImageReference(image, options.parse) : { ...image };
   let imageStr = formatImageInfo(info);
   const parsed = parseImageReference(imageStr, options.parse);
-  const timeout = AbortSignal.timeout(options.timeoutMs ?? 30_000);
+  const timeout = AbortSignal.timeout(options.timeoutMs ?? 10_000);
   const signal = options.signal ? AbortSignal.any([options.signal, timeout]) : timeout;
   const result = (status: AttestationResult['status'], message: string): AttestationResult =>
     ({ verified: status === 'pass', status, image: imageStr, digest: info.digest, message });

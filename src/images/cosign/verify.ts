@@ -14,6 +14,17 @@
  *   (several failing entries joined with `; `); an unreachable registry gives
  *   status `error` instead of `fail`.
  *
+ * Attestor kinds: `keys` (PEM or Secret; ECDSA P-256/384/521, RSA PKCS#1 v1.5,
+ * Ed25519), `certificates` (given signing certificate and/or chain) and
+ * `keyless` (certificate on the signature chained to the configured `roots`,
+ * subject/issuer exact or RegExp, Fulcio extensions). Offline limits: Rekor
+ * bundles are checked only against a configured `rekor.pubkey`, embedded SCTs
+ * are not verified (`ctlog.ignoreSCT` needed), there are no public Sigstore
+ * roots, KMS keys are unsupported.
+ *
+ * Storage: `.sig` tags by default; sigstore bundles attached as OCI 1.1
+ * referrers with `cosignOCI11`.
+ *
  * Results are cached per image + attestor configuration (cache.ts), with
  * single-flight; `useCache: false` bypasses the cache.
  */
@@ -46,7 +57,7 @@ export interface VerifyOptions {
   cosignOCI11?: boolean;
   /** Rule-level `annotations` that must appear in the signature payload's `optional` section. */
   annotations?: Record<string, string>;
-  /** Overall deadline in ms for one verification (default 30 000). */
+  /** Overall deadline in ms for one verification (default 10 000, Kyverno's webhook timeout). */
   timeoutMs?: number;
   signal?: AbortSignal;
   cache?: VerificationCache<VerificationResult>;
@@ -80,8 +91,8 @@ export function verifyImageSignatures(image: string | ImageInfo, attestors: Atte
   return cache.get(cacheKey(imageStr, attestors, options), run);
 }
 
-export function cacheKey(imageStr: string, attestors: AttestorSet[], options: Pick<VerifyOptions, 'repository' | 'annotations'>): string {
-  return `${imageStr}|${configKey(attestors)}|${options.repository ?? ''}|${options.annotations ? configKey(options.annotations) : ''}`;
+export function cacheKey(imageStr: string, attestors: AttestorSet[], options: Pick<VerifyOptions, 'repository' | 'annotations' | 'cosignOCI11'>): string {
+  return `${imageStr}|${configKey(attestors)}|${options.repository ?? ''}|${options.annotations ? configKey(options.annotations) : ''}|${options.cosignOCI11 ? 'oci11' : ''}`;
 }
 
 class EntryError extends Error {
@@ -102,7 +113,7 @@ interface RunState {
 }
 
 async function runVerification(info: ImageInfo, imageStr: string, attestors: AttestorSet[], options: VerifyOptions): Promise<VerificationResult> {
-  const timeout = AbortSignal.timeout(options.timeoutMs ?? 30_000);
+  const timeout = AbortSignal.timeout(options.timeoutMs ?? 10_000);
   const signal = options.signal ? AbortSignal.any([options.signal, timeout]) : timeout;
   const parsed = parseImageReference(imageStr, options.parse);
   const fail = (message: string, transient: boolean, digest = ''): VerificationResult => ({

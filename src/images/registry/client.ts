@@ -25,6 +25,8 @@ export interface RegistryClientOptions {
   retries?: number;
   /** First retry delay in ms, doubled each time (default 100). */
   retryDelayMs?: number;
+  /** Kyverno `allowInsecureRegistry`: accept any TLS certificate. */
+  allowInsecure?: boolean;
   /** `http` or `https` for a host; default: http for loopback hosts, https otherwise. */
   schemeFor?: (host: string) => 'http' | 'https';
   maxManifestBytes?: number;
@@ -71,7 +73,7 @@ export function digestMatches(body: Buffer, digest: string): boolean {
 }
 
 export class RegistryClient {
-  private readonly opts: Required<Omit<RegistryClientOptions, 'credentials' | 'ca' | 'parse'>> & RegistryClientOptions;
+  private readonly opts: Required<Omit<RegistryClientOptions, 'credentials' | 'ca' | 'parse' | 'allowInsecure'>> & RegistryClientOptions;
   private readonly tokens = new TokenCache();
   /** Hosts known to want basic auth (no token round trip needed). */
   private readonly basicHosts = new Set<string>();
@@ -217,7 +219,7 @@ export class RegistryClient {
       try {
         res = await httpRequest({
           method, url, headers: h, timeoutMs: this.opts.timeoutMs, signal: call.signal, maxBytes, ca: this.opts.ca,
-          followRedirects, what,
+          insecure: this.opts.allowInsecure, followRedirects, what,
         });
       } catch (e) {
         if (e instanceof RegistryError && e.kind === 'network' && attempt < this.opts.retries && !call.signal?.aborted) {
@@ -288,7 +290,8 @@ export class RegistryClient {
       res = await httpRequest({
         method: 'POST', url: url.origin + url.pathname, body: form.toString(),
         headers: { 'content-type': 'application/x-www-form-urlencoded' },
-        timeoutMs: this.opts.timeoutMs, signal: call.signal, maxBytes: 1024 * 1024, ca: this.opts.ca, what: `${what} (token)`,
+        timeoutMs: this.opts.timeoutMs, signal: call.signal, maxBytes: 1024 * 1024, ca: this.opts.ca,
+        insecure: this.opts.allowInsecure, what: `${what} (token)`,
       });
     } else {
       const headers: Record<string, string> = {};
@@ -296,7 +299,7 @@ export class RegistryClient {
       if (basic) headers.authorization = basic;
       res = await httpRequest({
         method: 'GET', url: url.toString(), headers, timeoutMs: this.opts.timeoutMs, signal: call.signal,
-        maxBytes: 1024 * 1024, ca: this.opts.ca, what: `${what} (token)`,
+        maxBytes: 1024 * 1024, ca: this.opts.ca, insecure: this.opts.allowInsecure, what: `${what} (token)`,
       });
     }
     if (res.status === 401 || res.status === 403) {

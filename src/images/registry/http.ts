@@ -30,6 +30,8 @@ export interface HttpRequest {
   maxBytes: number;
   /** Extra trusted CA certificates (PEM). */
   ca?: string | string[];
+  /** Skip TLS certificate verification (Kyverno `allowInsecureRegistry`). */
+  insecure?: boolean;
   /** Follow redirects (GET of blobs); credentials are dropped when the origin changes. */
   followRedirects?: boolean;
   /** Label for error messages, e.g. `fetching manifest of ghcr.io/a/b:1`. */
@@ -40,8 +42,8 @@ const MAX_REDIRECTS = 5;
 const agents = new Map<string, https.Agent>();
 let httpAgent = new http.Agent({ keepAlive: true, maxSockets: 32 });
 
-function httpsAgent(ca: string | string[] | undefined): https.Agent {
-  const key = ca === undefined ? '' : Array.isArray(ca) ? ca.join('\n') : ca;
+function httpsAgent(ca: string | string[] | undefined, insecure = false): https.Agent {
+  const key = (insecure ? 'insecure|' : '') + (ca === undefined ? '' : Array.isArray(ca) ? ca.join('\n') : ca);
   let agent = agents.get(key);
   if (!agent) {
     // Extra CAs are added to (not substituted for) the public roots.
@@ -50,6 +52,7 @@ function httpsAgent(ca: string | string[] | undefined): https.Agent {
       keepAlive: true,
       maxSockets: 32,
       ca: extra ? [...tlsRootCertificates(), ...extra] : undefined,
+      rejectUnauthorized: !insecure,
     });
     agents.set(key, agent);
   }
@@ -100,7 +103,7 @@ function once(req: HttpRequest & { headers: Record<string, string> }): Promise<H
     const options: https.RequestOptions = {
       method: req.method,
       headers: { 'user-agent': 'portcullis', ...req.headers },
-      agent: isHttps ? httpsAgent(req.ca) : httpAgent,
+      agent: isHttps ? httpsAgent(req.ca, req.insecure) : httpAgent,
     };
     const r = (isHttps ? https : http).request(u, options, (res) => {
       const chunks: Buffer[] = [];

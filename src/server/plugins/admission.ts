@@ -121,7 +121,7 @@ export async function admissionPlugin(app: FastifyInstance, opts: AdmissionPlugi
     } catch (err) {
       // Timeout or engine failure: the policies' failurePolicy answers.
       const timedOut = err instanceof DeadlineExceededError;
-      const reason = timedOut ? err.message : `policy evaluation failed: ${err instanceof Error ? err.message : String(err)}`;
+      const reason = timedOut ? err.message : `policy evaluation failed: ${truncate(err instanceof Error ? err.message : String(err))}`;
       const failurePolicy = set.failurePolicy[mode];
       rec.outcome = timedOut ? 'timeout' : 'error';
       request.log.warn({ uid: req.uid, webhook: mode, kind: rec.kind, namespace: rec.namespace, reason, failurePolicy }, 'admission review not evaluated');
@@ -135,27 +135,8 @@ export async function admissionPlugin(app: FastifyInstance, opts: AdmissionPlugi
       return reviewResponse(body.apiVersion, response);
     }
     const evalSeconds = (performance.now() - started) / 1000;
-
-    if (metrics) {
-      // The engine times each policy; its rules share that time.
-      let ruleCount = 0;
-      for (const r of result.results) ruleCount += r.rules.length;
-      const labels = { kind: rec.kind, namespace: rec.namespace, operation: rec.operation, dryRun: rec.dryRun };
-      for (const r of result.results) {
-        if (r.rules.length === 0) continue;
-        const policySeconds = typeof r.durationMs === 'number' ? r.durationMs / 1000 : (evalSeconds * r.rules.length) / ruleCount;
-        metrics.recordPolicyResults(r.policy, r.rules, labels, policySeconds / r.rules.length);
-      }
-    }
-    if (request.log.level === 'debug' || request.log.level === 'trace') {
-      // Messages may quote object fields; never for Secrets.
-      const secret = rec.kind === 'Secret';
-      for (const r of result.results) {
-        for (const rule of r.rules) {
-          request.log.debug({ uid: req.uid, policy: r.policy.name, rule: rule.name, status: rule.status, message: secret ? undefined : rule.message }, 'rule result');
-        }
-      }
-    }
+    if (metrics) recordResults(metrics, result, rec, evalSeconds);
+    if (request.log.level === 'debug' || request.log.level === 'trace') logRuleDetail(request, result, rec);
 
     const decision: Decision = mode === 'validate'
       ? decideValidation(result.results, { kind: rec.kind, namespace: rec.namespace, name: req.name || input.object?.metadata?.name || '' })
@@ -171,5 +152,32 @@ export async function admissionPlugin(app: FastifyInstance, opts: AdmissionPlugi
       rec.patched = true;
     }
     return reviewResponse(body.apiVersion, response);
+  }
+}
+
+/** Engine error text is echoed to the apiserver and logs: keep it bounded. */
+function truncate(text: string, max = 300): string {
+  return text.length <= max ? text : `${text.slice(0, max)}…`;
+}
+
+function recordResults(metrics: Metrics, result: EvaluationResult, rec: AdmissionRecord, evalSeconds: number): void {
+  // The engine times each policy; its rules share that time.
+  let ruleCount = 0;
+  for (const r of result.results) ruleCount += r.rules.length;
+  const labels = { kind: rec.kind, namespace: rec.namespace, operation: rec.operation, dryRun: rec.dryRun };
+  for (const r of result.results) {
+    if (r.rules.length === 0) continue;
+    const policySeconds = typeof r.durationMs === 'number' ? r.durationMs / 1000 : (evalSeconds * r.rules.length) / ruleCount;
+    metrics.recordPolicyResults(r.policy, r.rules, labels, policySeconds / r.rules.length);
+  }
+}
+
+function logRuleDetail(request: FastifyRequest, result: EvaluationResult, rec: AdmissionRecord): void {
+  // Messages may quote object fields: never for Secrets.
+  const secret = rec.kind === 'Secret';
+  for (const r of result.results) {
+    for (const rule of r.rules) {
+      request.log.debug({ uid: rec.uid, policy: r.policy.name, rule: rule.name, status: rule.status, message: secret ? undefined : rule.message }, 'rule result');
+    }
   }
 }

@@ -1,5 +1,5 @@
 /**
- * Stand-in for src/cli/conformance-worker.ts: answers from the suite path so
+ * Stand-in for src/cli/test/conformance-worker.ts: answers from the suite path so
  * the parent's timeout and crash handling can be tested.
  * - `.../hang/...`  never answers (busy loop)
  * - `.../crash/...` throws an uncaught error

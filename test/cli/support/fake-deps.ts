@@ -19,7 +19,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { parseAllDocuments } from 'yaml';
-import type { CliDeps, EngineLike } from '../../../src/cli/deps.ts';
+import type { CliDeps, EngineLike } from '../../../src/cli/test/deps.ts';
 import type { AdmissionInput, JsonObject, KubeObject, RuleResponse } from '../../../src/engine/types.ts';
 import type { CompiledPolicy, CompiledRule } from '../../../src/policy/compile.ts';
 

@@ -171,8 +171,10 @@ t.test('--fail-only prints only failing rows and the aggregated table', async (t
   const code = await runTestCommand([dir, '--fail-only'], out, fakeDeps);
   t.equal(code, 1);
   t.match(out.text(), /Test Summary: 3 out of 8 tests failed/);
-  t.match(out.text(), /Aggregated Failed Test Cases/);
-  t.notMatch(out.text(), /Excluded/);
+  t.match(out.text(), /Aggregated Failed Test Cases : \n│────│/);
+  t.notMatch(out.text(), /Excluded/, 'passing rows are not shown');
+  t.equal(out.text().match(/Want pass, got fail/g)?.length, 1, 'failures are listed once, in the aggregated table');
+  t.match(out.text(), /│ 1 +│ require-labels │ check-app │ Pod\/bad +│ Fail +│ Want pass, got fail │\n│ 2 +│/);
 });
 
 t.test('--json: one machine-readable document with every row', async (t) => {

@@ -1,5 +1,5 @@
 import t from 'tap';
-import type { EngineLike } from '../../../src/cli/deps.ts';
+import type { EngineLike } from '../../../src/cli/test/deps.ts';
 import { PolicyRunner } from '../../../src/cli/test/evaluate.ts';
 import { parseValues } from '../../../src/cli/test/spec.ts';
 import type { AdmissionInput, JsonValue } from '../../../src/engine/types.ts';

@@ -232,3 +232,23 @@ t.test('generated resource: compared with the file; nothing generated is a failu
   t.same((await matchExpectations(e, gen([{ ...netpol, spec: { podSelector: { matchLabels: { a: 'b' } } } }]), load)).map((r) => [r.result, r.reason]), [['Fail', 'Resource diff']]);
   t.same((await matchExpectations(e, gen(undefined), load)).map((r) => [r.result, r.reason]), [['Fail', 'Resource diff']]);
 });
+
+t.test('a failure of an unscored policy is reported as warn (policy report semantics); Audit failures stay fail', async (t) => {
+  const unscored = fakePolicy({ metadata: { name: 'require-labels' }, spec: { rules: [{ name: 'check-app' }] } });
+  unscored.loaded.raw.metadata = { name: 'require-labels', annotations: { 'policies.kyverno.io/scored': 'false' } };
+  const rows = await matchExpectations(
+    expectations([
+      { policy: 'require-labels', rule: 'check-app', kind: 'Pod', resources: ['a'], result: 'warn' },
+      { policy: 'require-labels', rule: 'check-app', kind: 'Pod', resources: ['a'], result: 'fail' },
+    ]),
+    [outcome(pod('a'), [{ policy: unscored, rules: [rule('check-app', 'fail')] }])],
+    noFiles,
+  );
+  t.same(rows.map((r) => [r.result, r.reason, r.actual]), [['Pass', 'Ok', 'warn'], ['Fail', 'Want fail, got warn', 'warn']]);
+  const audit = await matchExpectations(
+    expectations([{ policy: 'require-labels', rule: 'check-app', kind: 'Pod', resources: ['a'], result: 'fail' }]),
+    [outcome(pod('a'), [{ rules: [rule('check-app', 'fail')] }])],
+    noFiles,
+  );
+  t.same(audit.map((r) => r.result), ['Pass'], 'the fake policy is Audit: still fail');
+});

@@ -4,9 +4,9 @@
  * engine shows up as a Test error, not a crash at start-up), and tests can
  * substitute fakes.
  */
-import type { EvaluateOptions, EvaluationResult } from '../engine/engine.ts';
-import type { AdmissionInput, ContextResolver } from '../engine/types.ts';
-import type { CompiledPolicy } from '../policy/compile.ts';
+import type { EvaluateOptions, EvaluationResult } from '../../engine/engine.ts';
+import type { AdmissionInput, ContextResolver } from '../../engine/types.ts';
+import type { CompiledPolicy } from '../../policy/compile.ts';
 
 export interface EngineLike {
   evaluate(input: AdmissionInput, options: EvaluateOptions): Promise<EvaluationResult>;
@@ -32,9 +32,9 @@ let cached: Promise<CliDeps> | undefined;
 export function defaultDeps(): Promise<CliDeps> {
   cached ??= (async () => {
     const [{ loadPolicyPaths }, { compilePolicies }, { Engine }] = await Promise.all([
-      import('../policy/load.ts'),
-      import('../policy/compile.ts'),
-      import('../engine/engine.ts'),
+      import('../../policy/load.ts'),
+      import('../../policy/compile.ts'),
+      import('../../engine/engine.ts'),
     ]);
     return {
       async loadPolicies(paths) {

@@ -5,7 +5,7 @@
  * `{ id, path }` with `{ id, report }` or `{ id, error }`.
  */
 import { parentPort } from 'node:worker_threads';
-import { runTestFile } from './test/run.ts';
+import { runTestFile } from './run.ts';
 
 if (parentPort) {
   const port = parentPort;

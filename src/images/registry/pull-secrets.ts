@@ -1,0 +1,81 @@
+/**
+ * Registry credentials from a Pod's `imagePullSecrets` (and Kyverno's
+ * `imageRegistryCredentials.secrets`), read through the Kubernetes API and
+ * cached briefly so that admissions do not each hit the API server.
+ */
+import type { KubeObject } from '../../engine/types.ts';
+import { credentialsFromSecrets, credentialStore, type Credential, type CredentialStore } from './credentials.ts';
+
+/** Reads one Secret; undefined when it does not exist. */
+export type SecretReader = (namespace: string, name: string) => Promise<KubeObject | undefined>;
+
+/** Names listed in `spec.imagePullSecrets` of a Pod or in a pod template. */
+export function pullSecretNames(resource: KubeObject | null | undefined): string[] {
+  const spec = podSpec(resource);
+  const list = spec?.imagePullSecrets;
+  if (!Array.isArray(list)) return [];
+  return list.map((s) => (s && typeof s === 'object' && !Array.isArray(s) ? s.name : undefined))
+    .filter((n): n is string => typeof n === 'string' && n !== '');
+}
+
+type Obj = Record<string, unknown>;
+function podSpec(resource: KubeObject | null | undefined): Obj | undefined {
+  const spec = resource?.spec as Obj | undefined;
+  if (!spec) return undefined;
+  if (resource?.kind === 'CronJob') return ((((spec.jobTemplate as Obj)?.spec as Obj)?.template as Obj)?.spec as Obj) ?? undefined;
+  if (resource?.kind === 'Pod') return spec;
+  return ((spec.template as Obj)?.spec as Obj) ?? undefined;
+}
+
+/**
+ * Credential store from the named secrets in `namespace`; missing secrets are
+ * skipped (the kubelet does the same), unreadable ones raise an error.
+ */
+export async function credentialsFromSecretNames(namespace: string, names: readonly string[], read: SecretReader): Promise<Map<string, Credential>> {
+  const secrets = await Promise.all(names.map((n) => read(namespace, n)));
+  return credentialsFromSecrets(secrets.filter((s): s is KubeObject => s !== undefined));
+}
+
+/** Wrap a reader with a small TTL cache (default 30 s). */
+export function cachedSecretReader(read: SecretReader, ttlMs = 30_000, max = 500): SecretReader {
+  const cache = new Map<string, { at: number; value: Promise<KubeObject | undefined> }>();
+  return (namespace, name) => {
+    const key = `${namespace}/${name}`;
+    const now = Date.now();
+    const hit = cache.get(key);
+    if (hit && now - hit.at < ttlMs) return hit.value;
+    if (cache.size >= max) cache.delete(cache.keys().next().value as string);
+    const value = read(namespace, name);
+    cache.set(key, { at: now, value });
+    value.catch(() => cache.delete(key));
+    return value;
+  };
+}
+
+/** Credentials for one admitted Pod: its pull secrets first, then the fallback store (e.g. docker config.json). */
+export async function podCredentialStore(resource: KubeObject, namespace: string, read: SecretReader,
+  fallback?: CredentialStore): Promise<CredentialStore> {
+  const names = pullSecretNames(resource);
+  const fromSecrets = names.length > 0 ? await credentialsFromSecretNames(namespace, names, read) : new Map();
+  const own = credentialStore(fromSecrets);
+  return (host) => own(host) ?? fallback?.(host);
+}
+
+/**
+ * A SecretReader over @kubernetes/client-node (in-cluster or kubeconfig).
+ * Loaded lazily so that offline use (CLI, tests) does not pay for the client.
+ */
+export async function kubernetesSecretReader(): Promise<SecretReader> {
+  const k8s = await import('@kubernetes/client-node');
+  const kc = new k8s.KubeConfig();
+  kc.loadFromDefault();
+  const api = kc.makeApiClient(k8s.CoreV1Api);
+  return async (namespace, name) => {
+    try {
+      return (await api.readNamespacedSecret({ name, namespace })) as unknown as KubeObject;
+    } catch (e) {
+      if ((e as { code?: number }).code === 404) return undefined;
+      throw new Error(`cannot read secret ${namespace}/${name}: ${(e as Error).message}`);
+    }
+  };
+}

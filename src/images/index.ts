@@ -38,8 +38,8 @@ export {
   type VerificationResult, type VerifyOptions,
 } from './cosign/verify.ts';
 export {
-  verifyImageAttestations, predicateContext,
-  type AttestationSpec, type ConditionEvaluator, type InTotoStatement, type AttestationResult,
+  verifyImageAttestations, predicateContext, defaultStatementCache,
+  type AttestationSpec, type ConditionEvaluator, type InTotoStatement, type AttestationResult, type StatementsEntry,
 } from './cosign/attestations.ts';
 export { VerificationCache, configKey, type CacheOptions, type CacheStats } from './cosign/cache.ts';
 export type { Attestor, AttestorSet, KeysAttestor, CertificateAttestor, KeylessAttestor } from './cosign/types.ts';

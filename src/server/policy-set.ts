@@ -38,8 +38,10 @@ export type PolicyLoader = (paths: readonly string[]) => Promise<{ policies: Com
 // The engine and loader are imported on first use, so a server driven by an
 // injected loader/decider (tests, benchmarks of the HTTP layer) never loads them.
 export const defaultLoader: PolicyLoader = async (paths) => {
-  const [{ loadPolicyPaths }, { compilePolicies }] = await Promise.all([import('../policy/load.ts'), import('../policy/compile.ts')]);
+  const [{ loadPolicyPaths }, { compilePolicies }, { releaseSchemaValidators }] = await Promise.all([
+    import('../policy/load.ts'), import('../policy/compile.ts'), import('../policy/schema.ts')]);
   const loaded = await loadPolicyPaths(paths);
+  releaseSchemaValidators(); // reloads are rare: keep the idle footprint small
   const compiled = compilePolicies(loaded.policies);
   return { policies: compiled.policies, errors: [...loaded.errors, ...compiled.errors] };
 };

@@ -7,8 +7,9 @@ import { startRegistry, pushImage, crane } from '../support/registry/harness.ts'
 import { generateKeyPair, attestImage, signImage } from '../support/cosign/tools.ts';
 import { RegistryClient } from '../../src/images/registry/client.ts';
 import { closeHttpAgents } from '../../src/images/registry/http.ts';
-import { verifyImageAttestations, dssePae, type ConditionEvaluator, type InTotoStatement } from '../../src/images/cosign/attestations.ts';
+import { verifyImageAttestations, dssePae, type ConditionEvaluator, type InTotoStatement, type StatementsEntry } from '../../src/images/cosign/attestations.ts';
 import { signatureTag } from '../../src/images/cosign/signatures.ts';
+import { VerificationCache } from '../../src/images/cosign/cache.ts';
 
 const registry = await startRegistry();
 t.teardown(async () => { closeHttpAgents(); await registry.stop(); });
@@ -19,12 +20,14 @@ t.teardown(async () => { await key.cleanup(); await other.cleanup(); });
 const clean = `${A}/test/clean:v1`;
 const vulnerable = `${A}/test/vulnerable:v1`;
 const bare = `${A}/test/bare:v1`;
-const [cleanDigest, vulnDigest, bareDigest] = await Promise.all([clean, vulnerable, bare].map((r) => pushImage(r)));
+const bundled = `${A}/test/bundled:v1`;
+const [cleanDigest, vulnDigest, bareDigest, bundledDigest] = await Promise.all([clean, vulnerable, bare, bundled].map((r) => pushImage(r)));
 const VULN = 'https://cosign.sigstore.dev/attestation/vuln/v1';
 await Promise.all([
   attestImage(`${A}/test/clean@${cleanDigest}`, key, { scanner: { result: { summary: { CRITICAL: 0, HIGH: 2 } } } }, 'vuln'),
   attestImage(`${A}/test/vulnerable@${vulnDigest}`, key, { scanner: { result: { summary: { CRITICAL: 3 } } } }, 'vuln'),
   signImage(`${A}/test/bare@${bareDigest}`, key),
+  attestImage(`${A}/test/bundled@${bundledDigest}`, key, { scanner: { result: { summary: { CRITICAL: 1 } } } }, 'vuln', { bundle: true }),
 ]);
 
 const client = new RegistryClient({ timeoutMs: 5000, retryDelayMs: 5 });
@@ -86,6 +89,33 @@ t.test('count across entries', async (t) => {
     ] }],
   }];
   t.equal((await verifyImageAttestations(clean, specs, { client, evaluate: noCriticals })).status, 'pass', 'first entry suffices');
+});
+
+t.test('verified statements are fetched once for concurrent admissions; conditions run per admission', async (t) => {
+  const statementCache = new VerificationCache<StatementsEntry>();
+  let evaluations = 0;
+  const counting: ConditionEvaluator = (c, s) => { evaluations++; return noCriticals(c, s); };
+  const specs = spec(key.publicKeyPem);
+  const results = await Promise.all(Array.from({ length: 100 }, () =>
+    verifyImageAttestations(clean, specs, { client, evaluate: counting, statementCache })));
+  t.ok(results.every((r) => r.status === 'pass'));
+  t.equal(statementCache.stats.loads, 1, 'one registry round');
+  t.equal(evaluations, 100, 'conditions evaluated for every admission');
+  const bypass = await verifyImageAttestations(clean, specs, { client, evaluate: counting, statementCache, useCache: false });
+  t.equal(bypass.status, 'pass');
+  t.equal(statementCache.stats.loads, 1, 'useCache: false bypasses the cache');
+});
+
+t.test('attestations in sigstore bundles (cosignOCI11)', async (t) => {
+  const r = await verifyImageAttestations(bundled, spec(key.publicKeyPem), { client, evaluate: noCriticals, cosignOCI11: true });
+  t.equal(r.status, 'fail', 'found, verified, and the condition sees CRITICAL 1');
+  t.match(r.message, /attestation checks failed for .*bundled@sha256:[0-9a-f]{64} and predicate https:\/\/cosign\.sigstore\.dev\/attestation\/vuln\/v1: CRITICAL is 1$/);
+  const lenient: ConditionEvaluator = () => ({ pass: true });
+  t.equal((await verifyImageAttestations(bundled, spec(key.publicKeyPem), { client, evaluate: lenient, cosignOCI11: true })).status, 'pass');
+  const wrong = await verifyImageAttestations(bundled, spec(other.publicKeyPem), { client, evaluate: lenient, cosignOCI11: true });
+  t.match(wrong.message, /no matching attestations: invalid signature when validating ASN\.1 encoded signature$/);
+  const tagScheme = await verifyImageAttestations(bundled, spec(key.publicKeyPem), { client, evaluate: lenient });
+  t.match(tagScheme.message, /no attestations found$/);
 });
 
 t.test('DSSE pre-authentication encoding', async (t) => {

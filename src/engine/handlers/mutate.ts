@@ -23,10 +23,26 @@ function preconditions(block: JsonValue, data: Record<string, JsonValue>): boole
   return c(data).passed;
 }
 
+// Condition patterns with variables are new objects on every call (e.g. a
+// foreach's `(name): "{{element.name}}"`): a bounded cache keyed by their JSON
+// text compiles each distinct one once.
+const patternTextCache = new Map<string, CompiledPattern>();
+const patternTextCacheMax = 2048;
+
+function compiledByText(pattern: JsonValue): CompiledPattern {
+  const key = JSON.stringify(pattern);
+  let c = patternTextCache.get(key);
+  if (!c) {
+    if (patternTextCache.size >= patternTextCacheMax) patternTextCache.delete(patternTextCache.keys().next().value!);
+    patternTextCache.set(key, (c = compilePattern(pattern)));
+  }
+  return c;
+}
+
 function matchPattern(resource: JsonValue, pattern: JsonValue): boolean {
-  if (pattern === null || typeof pattern !== 'object') return compilePattern(pattern)(resource).ok;
+  if (pattern === null || typeof pattern !== 'object') return compiledByText(pattern)(resource).ok;
   let c = patternCache.get(pattern);
-  if (!c) patternCache.set(pattern, (c = compilePattern(pattern)));
+  if (!c) patternCache.set(pattern, (c = compiledByText(pattern)));
   return c(resource).ok;
 }
 

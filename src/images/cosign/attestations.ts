@@ -14,10 +14,11 @@ import { RegistryError } from '../registry/errors.ts';
 import { MEDIA, type ImageManifest } from '../registry/media.ts';
 import type { Repo } from '../registry/client.ts';
 import { parseImageReference, formatImageInfo, type ImageInfo } from '../reference.ts';
-import { signatureTag, ANNOTATION, dssePae } from './signatures.ts';
+import { signatureTag, ANNOTATION, dssePae, fetchBundleSignatures } from './signatures.ts';
 import { verifyWithKey } from './keys.ts';
 import { verifyRekorBundle } from './rekor.ts';
 import { resolvePublicKey, entryHash, type VerifyOptions } from './verify.ts';
+import { VerificationCache, configKey } from './cache.ts';
 import type { Attestor, AttestorSet } from './types.ts';
 import type { JsonObject, JsonValue } from '../../engine/types.ts';
 
@@ -51,6 +52,7 @@ export async function fetchVerifiedStatements(digest: string, repo: Repo, entry:
   const key = await resolvePublicKey(entry.keys, options);
   const hash = entryHash(entry.keys);
   const ignoreTlog = entry.keys.rekor?.ignoreTlog === true;
+  if (options.cosignOCI11) return bundleStatements(digest, repo, key, hash, ignoreTlog, options);
   let manifest: ImageManifest;
   try {
     manifest = (await options.client.getManifest(repo, signatureTag(digest, 'att'), { signal: options.signal })).json as ImageManifest;
@@ -104,6 +106,72 @@ export async function fetchVerifiedStatements(digest: string, repo: Repo, entry:
   return statements;
 }
 
+/** Attestations stored as sigstore bundles (OCI 1.1 referrers). */
+async function bundleStatements(digest: string, repo: Repo, key: Awaited<ReturnType<typeof resolvePublicKey>>, hash: ReturnType<typeof entryHash>,
+  ignoreTlog: boolean, options: VerifyOptions & { signal?: AbortSignal }): Promise<InTotoStatement[]> {
+  const bundles = await fetchBundleSignatures(options.client, repo, digest, { signal: options.signal });
+  if (bundles.length === 0) throw new Error('no matching attestations: no attestations found');
+  const colon = digest.indexOf(':');
+  const alg = digest.slice(0, colon);
+  const hex = digest.slice(colon + 1);
+  const reasons: string[] = [];
+  const statements: InTotoStatement[] = [];
+  for (const b of bundles) {
+    if (!verifyWithKey(key, b.signedBytes, b.signature, hash)) {
+      reasons.push(key.key.asymmetricKeyType === 'ec' ? 'invalid signature when validating ASN.1 encoded signature' : 'failed to verify signature');
+      continue;
+    }
+    if (!ignoreTlog) {
+      reasons.push(b.tlogEntries ? 'transparency log entries of sigstore bundles cannot be verified offline (set rekor.ignoreTlog)'
+        : 'attestation not found in transparency log (the bundle has no tlog entries; set rekor.ignoreTlog to verify without a transparency log)');
+      continue;
+    }
+    let statement: InTotoStatement;
+    try {
+      statement = JSON.parse(b.payload.toString('utf8'));
+    } catch {
+      reasons.push('attestation payload is not JSON');
+      continue;
+    }
+    if (!statement.subject?.some((s) => s.digest?.[alg] === hex)) {
+      reasons.push('no matching subject digest found');
+      continue;
+    }
+    statements.push(statement);
+  }
+  if (statements.length === 0) throw new Error(`no matching attestations: ${[...new Set(reasons)].join('; ')}`);
+  return statements;
+}
+
+export interface StatementsEntry {
+  status: 'pass' | 'fail' | 'error';
+  statements?: InTotoStatement[];
+  error?: Error;
+}
+
+/**
+ * Verified statements per (repository, digest, attestor entry): shared by
+ * concurrent admissions (single flight) and reused until the TTL expires.
+ * Conditions are evaluated per admission on top of the cached statements.
+ */
+export const defaultStatementCache = new VerificationCache<StatementsEntry>();
+
+async function cachedStatements(digest: string, repo: Repo, entry: Attestor,
+  options: VerifyOptions & { signal?: AbortSignal; statementCache?: VerificationCache<StatementsEntry> }): Promise<InTotoStatement[]> {
+  const load = async (): Promise<StatementsEntry> => {
+    try {
+      return { status: 'pass', statements: await fetchVerifiedStatements(digest, repo, entry, options) };
+    } catch (e) {
+      const transient = e instanceof RegistryError && e.transient;
+      return { status: transient ? 'error' : 'fail', error: e as Error };
+    }
+  };
+  const key = `${repo.host}/${repo.repository}@${digest}|${configKey(entry)}|${options.cosignOCI11 ? 'oci11' : ''}`;
+  const r = options.useCache === false ? await load() : await (options.statementCache ?? defaultStatementCache).get(key, load);
+  if (r.error) throw r.error;
+  return r.statements ?? [];
+}
+
 export interface AttestationSpec {
   predicateType?: string;
   /** Legacy name of predicateType. */
@@ -126,7 +194,7 @@ export interface AttestationResult {
 }
 
 export async function verifyImageAttestations(image: string | ImageInfo, attestations: AttestationSpec[],
-  options: VerifyOptions & { evaluate: ConditionEvaluator }): Promise<AttestationResult> {
+  options: VerifyOptions & { evaluate: ConditionEvaluator; statementCache?: VerificationCache<StatementsEntry> }): Promise<AttestationResult> {
   const info: ImageInfo = typeof image === 'string' ? parseImageReference(image, options.parse) : { ...image };
   let imageStr = formatImageInfo(info);
   const parsed = parseImageReference(imageStr, options.parse);
@@ -168,7 +236,7 @@ export async function verifyImageAttestations(image: string | ImageInfo, attesta
         const subPath = entry.keys ? '.keys' : entry.certificates ? '.certificates' : entry.keyless ? '.keyless' : '';
         let statements: InTotoStatement[];
         try {
-          statements = await fetchVerifiedStatements(digest, entry.repository ? repoOf(entry.repository, options) : repo, entry, { ...options, signal });
+          statements = await cachedStatements(digest, entry.repository ? repoOf(entry.repository, options) : repo, entry, { ...options, signal });
         } catch (e) {
           return registryFailure(e);
         }

@@ -93,9 +93,11 @@ export async function signImage(imageRef: string, key: KeyPair,
 }
 
 /** `cosign attest --key … --tlog-upload=false --type <type> --predicate <json>` of `imageRef`. */
-export async function attestImage(imageRef: string, key: KeyPair, predicate: object, type: string, options: CosignRunOptions = {}): Promise<void> {
+export async function attestImage(imageRef: string, key: KeyPair, predicate: object, type: string,
+  options: CosignRunOptions & { bundle?: boolean } = {}): Promise<void> {
   const { writeFile } = await import('node:fs/promises');
   const file = join(key.dir, `predicate-${process.hrtime.bigint()}.json`);
   await writeFile(file, JSON.stringify(predicate));
-  await cosign(['attest', '--key', key.privateKey, '--tlog-upload=false', '-y', '--type', type, '--predicate', file, imageRef], options);
+  const bundle = options.bundle ? ['--new-bundle-format=true', '--use-signing-config=false'] : [];
+  await cosign(['attest', '--key', key.privateKey, '--tlog-upload=false', '-y', ...bundle, '--type', type, '--predicate', file, imageRef], options);
 }

@@ -7,6 +7,7 @@
 import type { AdmissionInput, ContextResolver, KubeObject, PatchOperation, RuleResponse, JsonValue } from './types.ts';
 import type { CompiledPolicy, CompiledRule } from '../policy/compile.ts';
 import type { HandlerResult, RuleEnv } from './handlers/types.ts';
+import type { ImageVerificationConfig } from './handlers/verify-images.ts';
 import type { ContextData } from './variables.ts';
 import { loadContextEntries } from './context.ts';
 import { contextSeed, contextFrom, contextForRule, type ContextSeed } from './request-context.ts';
@@ -14,6 +15,8 @@ import { diffPatch } from './patch.ts';
 
 export interface EngineOptions {
   resolver?: ContextResolver;
+  /** Registry client and key lookup for verifyImages rules. */
+  images?: ImageVerificationConfig;
 }
 
 export interface EvaluateOptions {
@@ -49,6 +52,9 @@ export interface EvaluationResult {
   patches: PatchOperation[];
 }
 
+/** Rules the mutate phase runs: mutations, and image verification (which pins digests). */
+const isMutatePhase = (r: CompiledRule) => r.type === 'Mutation' || r.type === 'ImageVerify';
+
 export class Engine {
   readonly policies: readonly CompiledPolicy[];
   readonly options: EngineOptions;
@@ -72,13 +78,13 @@ export class Engine {
 
     if (options.mode !== 'validate' && resource) {
       for (const policy of policies) {
-        if (!policy.rules.some((r) => r.type === 'Mutation')) continue;
+        if (!policy.rules.some(isMutatePhase)) continue;
         const t0 = performance.now();
         const pr = resultFor(policy);
         for (const rule of policy.rules) {
-          if (rule.type !== 'Mutation') continue;
+          if (!isMutatePhase(rule)) continue;
           if (!seed || seedFor !== resource) { seed = contextSeed(input, resource, options.variables); seedFor = resource; }
-          const res = await this.runRule(policy, rule, input, resource, contextForRule(seed, rule.context.length > 0), pinned);
+          const res = await this.runRule(policy, rule, input, resource, contextForRule(seed, rule.context.length > 0), pinned, 'mutate');
           if (!res) continue;
           pr.rules.push(res.response);
           if (res.result.patchedResource && res.result.status === 'pass') resource = res.result.patchedResource;
@@ -91,14 +97,15 @@ export class Engine {
     if (options.mode !== 'mutate') {
       const validated = resource ?? input.oldObject;
       for (const policy of policies) {
-        if (!policy.rules.some((r) => r.type === 'Validation' || r.type === 'ImageVerify')) continue;
+        const inValidate = (r: CompiledRule) => r.type === 'Validation' || (r.type === 'ImageVerify' && options.mode === 'validate');
+        if (!policy.rules.some(inValidate)) continue;
         const t0 = performance.now();
         const pr = resultFor(policy);
         for (const rule of policy.rules) {
-          if (rule.type !== 'Validation' && rule.type !== 'ImageVerify') continue;
+          if (!inValidate(rule)) continue;
           if (!validated) continue;
           if (!seed || seedFor !== resource) { seed = contextSeed(input, resource, options.variables); seedFor = resource; }
-          const res = await this.runRule(policy, rule, input, validated, contextForRule(seed, rule.context.length > 0), pinned);
+          const res = await this.runRule(policy, rule, input, validated, contextForRule(seed, rule.context.length > 0), pinned, 'validate');
           if (!res) continue;
           let response = res.response;
           if (response.status === 'fail' && rule.type === 'Validation' && options.allowExistingViolations) {
@@ -120,7 +127,7 @@ export class Engine {
         for (const rule of policy.rules) {
           if (rule.type !== 'Generation') continue;
           if (!seed || seedFor !== resource) { seed = contextSeed(input, resource, options.variables); seedFor = resource; }
-          const res = await this.runRule(policy, rule, input, trigger, contextForRule(seed, rule.context.length > 0), pinned);
+          const res = await this.runRule(policy, rule, input, trigger, contextForRule(seed, rule.context.length > 0), pinned, 'validate');
           if (res) pr.rules.push(res.response);
         }
       }
@@ -137,15 +144,15 @@ export class Engine {
     if (input.operation !== 'UPDATE' || !input.oldObject || !rule.allowExistingViolations) return response;
     const oldInput: AdmissionInput = { ...input, object: input.oldObject, operation: 'UPDATE' };
     const data = contextFrom(contextSeed(oldInput, input.oldObject, variables));
-    const old = await this.runRule(policy, rule, oldInput, input.oldObject, data, pinned);
+    const old = await this.runRule(policy, rule, oldInput, input.oldObject, data, pinned, 'validate');
     if (old && old.result.status === 'fail') return { ...response, status: 'skip', message: 'skipping modified resource as validation results have not changed' };
     return response;
   }
 
   private async runRule(policy: CompiledPolicy, rule: CompiledRule, input: AdmissionInput, resource: KubeObject,
-    data: ContextData, pinned: ReadonlySet<string> | undefined): Promise<{ result: HandlerResult; response: RuleResponse } | undefined> {
+    data: ContextData, pinned: ReadonlySet<string> | undefined, phase: RuleEnv['phase']): Promise<{ result: HandlerResult; response: RuleResponse } | undefined> {
     if (!rule.matches({ input, resource })) return undefined;
-    const result = await this.handle(rule, input, resource, data, pinned);
+    const result = await this.handle(rule, input, resource, data, pinned, phase);
     const response: RuleResponse = { name: rule.name, type: rule.type, status: result.status, message: result.message };
     if (result.path) response.path = result.path;
     if (result.patches) response.patches = result.patches;
@@ -155,7 +162,7 @@ export class Engine {
   }
 
   private async handle(rule: CompiledRule, input: AdmissionInput, resource: KubeObject, data: ContextData,
-    pinned: ReadonlySet<string> | undefined): Promise<HandlerResult> {
+    pinned: ReadonlySet<string> | undefined, phase: RuleEnv['phase']): Promise<HandlerResult> {
     if (rule.context.length > 0) {
       try {
         await loadContextEntries(rule.context, data, this.options.resolver, pinned);
@@ -172,7 +179,9 @@ export class Engine {
       }
       if (!r.passed) return { status: 'skip', message: r.message ? `preconditions not met; ${r.message}` : 'preconditions not met' };
     }
-    const env: RuleEnv = { ruleName: rule.name, data, resource, input, resolver: this.options.resolver, pinned, nesting: 0 };
+    const env: RuleEnv = {
+      ruleName: rule.name, data, resource, input, resolver: this.options.resolver, pinned, nesting: 0, phase, images: this.options.images,
+    };
     try {
       return await rule.handler(env);
     } catch (err) {

@@ -16,6 +16,8 @@ import { MEDIA } from '../../src/images/registry/media.ts';
 import { podCredentialStore, cachedSecretReader } from '../../src/images/registry/pull-secrets.ts';
 import { parseImageReference } from '../../src/images/reference.ts';
 import { fetchImageData } from '../../src/images/imagedata.ts';
+import { generateKeyPair, signImage } from '../support/cosign/tools.ts';
+import { verifyImageSignatures } from '../../src/images/cosign/verify.ts';
 
 t.teardown(() => closeHttpAgents());
 
@@ -127,6 +129,18 @@ t.test('TLS + htpasswd registry: CA bundle and basic credentials', async (t) => 
   const noSecrets = new RegistryClient({ schemeFor: https, ca: tlsFiles.pem, credentials: await podCredentialStore({ kind: 'Pod', spec: {} }, 'apps', reader) });
   await rejects(t, noSecrets.resolveDigest(img), 'auth', /requires credentials/);
   t.ok((await client.getBlob(img, m.manifest.layers[0].digest)).length > 0);
+
+  // cosign signature stored on the authenticated TLS registry, verified through it.
+  const key = await generateKeyPair();
+  t.teardown(() => key.cleanup());
+  await signImage(`${A}/private/app@${digest}`, key, { dockerConfig: cfg.dir, extraArgs: ['--allow-insecure-registry'] });
+  const attestors = [{ entries: [{ keys: { publicKeys: key.publicKeyPem, rekor: { ignoreTlog: true } } }] }];
+  const verified = await verifyImageSignatures(`${A}/private/app:v1`, attestors, { client, useCache: false });
+  t.equal(verified.status, 'pass', verified.message);
+  const anonymous = await verifyImageSignatures(`${A}/private/app:v1`, attestors,
+    { client: new RegistryClient({ schemeFor: https, ca: tlsFiles.pem }), useCache: false });
+  t.equal(anonymous.status, 'fail', 'without credentials the signature cannot be read');
+  t.match(anonymous.message, /requires credentials and none are configured/);
 });
 
 t.test('token auth registry: bearer flow, scopes, token reuse', async (t) => {

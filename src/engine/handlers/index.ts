@@ -9,9 +9,11 @@ import { compileValidateHandler } from './validate.ts';
 import { compilePodSecurityHandler } from './podsecurity.ts';
 import { compileMutateHandler } from './mutate.ts';
 import { compileVerifyImagesHandler } from './verify-images.ts';
+import type { ImageExtractorConfigs } from '../../images/index.ts';
 import { compileGenerateHandler } from './generate.ts';
 
 export type { RuleHandler, RuleEnv, HandlerResult } from './types.ts';
+export type { ImageVerificationConfig } from './verify-images.ts';
 
 const unsupported = (what: string): RuleHandler => () => ({ status: 'error', message: `${what} is not supported by Portcullis yet` });
 
@@ -26,7 +28,9 @@ export function compileRuleHandler(rule: JsonObject): RuleHandler {
     return compileValidateHandler(name, v);
   }
   if (rule.mutate) return compileMutateHandler(name, rule.mutate as JsonObject);
-  if (rule.verifyImages) return compileVerifyImagesHandler(name, rule.verifyImages as JsonObject[]);
+  if (rule.verifyImages) {
+    return compileVerifyImagesHandler(name, rule.verifyImages as JsonObject[], rule.imageExtractors as unknown as ImageExtractorConfigs | undefined);
+  }
   if (rule.generate) return compileGenerateHandler(name, rule.generate as JsonObject);
   return unsupported('this rule type');
 }

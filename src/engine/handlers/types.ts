@@ -5,6 +5,7 @@
  */
 import type { AdmissionInput, ContextResolver, JsonValue, KubeObject, PatchOperation, RuleStatus } from '../types.ts';
 import type { ContextData } from '../variables.ts';
+import type { ImageVerificationConfig } from './verify-images.ts';
 
 export interface RuleEnv {
   ruleName: string;
@@ -18,6 +19,10 @@ export interface RuleEnv {
   pinned?: ReadonlySet<string>;
   /** foreach nesting depth (0 at rule level). */
   nesting: number;
+  /** Which admission phase runs the rule: verifyImages pins digests only when mutating. */
+  phase: 'mutate' | 'validate';
+  /** Registry access for verifyImages rules (default: a client with no credentials). */
+  images?: ImageVerificationConfig;
 }
 
 export interface HandlerResult {

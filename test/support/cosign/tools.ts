@@ -84,8 +84,8 @@ export async function importKeyPair(kind: 'ec:P-384' | 'rsa:2048' | 'ed25519'): 
 
 /** `cosign sign --key … --tlog-upload=false` of `imageRef` (use a digest reference). */
 export async function signImage(imageRef: string, key: KeyPair,
-  options: CosignRunOptions & { annotations?: Record<string, string>; bundle?: boolean } = {}): Promise<void> {
-  const extra: string[] = [];
+  options: CosignRunOptions & { annotations?: Record<string, string>; bundle?: boolean; extraArgs?: string[] } = {}): Promise<void> {
+  const extra: string[] = [...(options.extraArgs ?? [])];
   // Sigstore bundle attached as an OCI 1.1 referrer (tag-schema fallback on registries without the API).
   if (options.bundle) extra.push('--new-bundle-format=true', '--use-signing-config=false');
   for (const [k, v] of Object.entries(options.annotations ?? {})) extra.push('-a', `${k}=${v}`);

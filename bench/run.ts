@@ -4,6 +4,7 @@
  */
 import { writeFileSync, readFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
+import { execFileSync } from 'node:child_process';
 import { runEngineBench } from './engine.ts';
 
 const machine = `${cpus()[0]?.model ?? 'unknown CPU'} × ${cpus().length} cores, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}, ${process.platform}/${process.arch}`;
@@ -27,6 +28,19 @@ Baseline: JSON-parsing the same Pod and building its admission input, the floor 
 | evaluations per second | ${e.perSecond} | |
 
 Target: under 20 µs per Pod for this bundle.`);
+
+try {
+  // The image benchmark uses the same real components as the tests.
+  execFileSync('bash', ['test/support/setup-images.sh'], { stdio: 'inherit' });
+  const { runImageBench, imageBenchMarkdown } = await import('./images.ts');
+  console.log('images: cosign verification against a local registry …');
+  const r = await runImageBench();
+  console.log(r);
+  sections.push(imageBenchMarkdown(r));
+} catch (err) {
+  console.error(`image benchmark failed: ${(err as Error).message}`);
+  process.exitCode = 1;
+}
 
 try {
   const server = await import('./server.ts') as { runServerBench?: () => Promise<{ markdown: string; summary: unknown }> };

@@ -9,7 +9,7 @@ import type { CompiledPolicy, CompiledRule } from '../policy/compile.ts';
 import type { HandlerResult, RuleEnv } from './handlers/types.ts';
 import type { ImageVerificationConfig } from './handlers/verify-images.ts';
 import type { ContextData } from './variables.ts';
-import { loadContextEntries } from './context.ts';
+import { loadContextAndCheck } from './handlers/preconditions.ts';
 import { contextSeed, contextFrom, contextForRule, type ContextSeed } from './request-context.ts';
 import { diffPatch } from './patch.ts';
 
@@ -163,22 +163,8 @@ export class Engine {
 
   private async handle(rule: CompiledRule, input: AdmissionInput, resource: KubeObject, data: ContextData,
     pinned: ReadonlySet<string> | undefined, phase: RuleEnv['phase']): Promise<HandlerResult> {
-    if (rule.context.length > 0) {
-      try {
-        await loadContextEntries(rule.context, data, this.options.resolver, pinned);
-      } catch (err) {
-        return { status: 'error', message: `failed to load context: ${(err as Error).message}` };
-      }
-    }
-    if (rule.preconditions) {
-      let r: { passed: boolean; message?: string };
-      try {
-        r = rule.preconditions(data);
-      } catch (err) {
-        return { status: 'error', message: `failed to evaluate preconditions: ${(err as Error).message}` };
-      }
-      if (!r.passed) return { status: 'skip', message: r.message ? `preconditions not met; ${r.message}` : 'preconditions not met' };
-    }
+    const skipped = await loadContextAndCheck(rule.context, rule.preconditions, data, this.options.resolver, pinned, true);
+    if (skipped) return skipped;
     const env: RuleEnv = {
       ruleName: rule.name, data, resource, input, resolver: this.options.resolver, pinned, nesting: 0, phase, images: this.options.images,
     };

@@ -8,8 +8,7 @@ import type { JsonObject, JsonValue, KubeObject } from '../types.ts';
 import type { HandlerResult, RuleEnv, RuleHandler } from './types.ts';
 import { substituteVariables, evaluateJMESPath, type ContextData } from '../variables.ts';
 import { compilePattern, patternRuleResult, anyPatternRuleResult, type CompiledPattern } from '../pattern/index.ts';
-import { compileConditionBlock, type CompiledConditionBlock } from './preconditions.ts';
-import { loadContextEntries } from '../context.ts';
+import { compileConditionBlock, loadContextAndCheck, type CompiledConditionBlock } from './preconditions.ts';
 
 const hasVariables = (v: JsonValue | undefined): boolean => v !== undefined && JSON.stringify(v).includes('{{');
 
@@ -72,22 +71,9 @@ function validatePatterns(spec: ValidatorSpec, resource: JsonValue, data: Contex
 
 async function runValidator(spec: ValidatorSpec, env: RuleEnv, element: JsonValue | undefined): Promise<HandlerResult | undefined> {
   const { data } = env;
-  if (spec.context.length > 0) {
-    try {
-      await loadContextEntries(spec.context, data, env.resolver, env.pinned);
-    } catch (err) {
-      return { status: 'error', message: `failed to load context: ${(err as Error).message}` };
-    }
-  }
-  if (spec.preconditions) {
-    let r: { passed: boolean; message?: string };
-    try {
-      r = spec.preconditions(data);
-    } catch (err) {
-      return { status: 'error', message: `failed to evaluate preconditions: ${(err as Error).message}` };
-    }
-    if (!r.passed) return { status: 'skip', message: 'preconditions not met' };
-  }
+  // Kyverno reports a foreach element's failed preconditions without their reason.
+  const skipped = await loadContextAndCheck(spec.context, spec.preconditions, data, env.resolver, env.pinned, false);
+  if (skipped) return skipped;
   if (spec.deny) {
     let r: { passed: boolean };
     try {

@@ -73,9 +73,10 @@ function mergeValue(d: JsonValue | undefined, p: JsonValue | undefined, schema: 
  */
 function mergeMap(d: JsonObject, p: JsonObject, schema: SchemaNode | undefined): JsonObject {
   const out: JsonObject = { ...d };
-  const keys = [...new Set([...Object.keys(d), ...Object.keys(p)])].sort();
-  for (const k of keys) {
-    if (!Object.hasOwn(p, k) || k === DIRECTIVE) continue; // resource-only field: kept as is
+  // Resource-only fields stay as they are (and where they are); patch keys are
+  // visited in sorted order, so added fields land in a deterministic order.
+  for (const k of Object.keys(p).sort()) {
+    if (k === DIRECTIVE) continue;
     const r = mergeValue(Object.hasOwn(d, k) ? d[k] : undefined, p[k], schema?.fields?.[k]);
     if (r === DELETE || r === undefined) delete out[k];
     else out[k] = r;

@@ -1,0 +1,220 @@
+/**
+ * The CEL environment Kyverno policies run in: @bufbuild/cel plus the
+ * Kubernetes libraries (strings ext, lists, sets, regex, quantity, url,
+ * ip/cidr, semver), optional types, and Kyverno's offline-safe functions.
+ * An expression is parsed, checked for unknown functions/variables and planned
+ * once (`compileExpression`); the plan is then evaluated many times.
+ */
+import { celEnv, isCelError, parse, plan, type CelEnv, type CelFunc, type CelInput, type CelValue } from '@bufbuild/cel';
+import { strings } from '@bufbuild/cel/ext';
+import type { Expr } from '@bufbuild/cel-spec/cel/expr/syntax_pb.js';
+import { withContext, type CelContextProvider } from './context.ts';
+import { ipFuncs } from './lib/ip.ts';
+import { kyvernoFuncs } from './lib/kyverno.ts';
+import { listFuncs } from './lib/lists.ts';
+import { quantityFuncs } from './lib/quantity.ts';
+import { regexFuncs } from './lib/regex.ts';
+import { semverFuncs } from './lib/semver.ts';
+import { urlFuncs } from './lib/url.ts';
+import { opaqueRegistry } from './opaque.ts';
+import { optionalFuncs, rewriteOptionalSyntax } from './optional.ts';
+
+export const ALL_FUNCS: CelFunc[] = [
+  ...strings, ...optionalFuncs, ...listFuncs, ...regexFuncs, ...quantityFuncs, ...urlFuncs, ...ipFuncs, ...semverFuncs, ...kyvernoFuncs,
+];
+
+const env: CelEnv = celEnv({ registry: opaqueRegistry, funcs: ALL_FUNCS });
+
+/** Variables every Kyverno CEL expression may reference. */
+export const KYVERNO_VARIABLES = ['object', 'oldObject', 'request', 'params', 'namespaceObject', 'variables', 'authorizer'] as const;
+
+export class CelCompileError extends Error {
+  readonly expression: string;
+  /** 1-based line/column in the user's expression, when known. */
+  readonly line?: number;
+  readonly column?: number;
+  constructor(expression: string, message: string, line?: number, column?: number) {
+    super(line !== undefined ? `ERROR: <input>:${line}:${column}: ${message}` : `ERROR: <input>: ${message}`);
+    this.name = 'CelCompileError';
+    this.expression = expression;
+    if (line !== undefined) {
+      this.line = line;
+      this.column = column;
+    }
+  }
+}
+
+export class CelEvalError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'CelEvalError';
+  }
+}
+
+export interface CompiledExpression {
+  readonly source: string;
+  /** Evaluate; throws CelEvalError on a CEL runtime error. */
+  evaluate(bindings: Record<string, CelInput>, context?: CelContextProvider): CelValue;
+}
+
+function lineCol(text: string, offset: number): [number, number] {
+  let line = 1;
+  let start = 0;
+  for (let i = 0; i < offset && i < text.length; i++) {
+    if (text[i] === '\n') {
+      line++;
+      start = i + 1;
+    }
+  }
+  return [line, offset - start + 1];
+}
+function offsetOf(text: string, line: number, col: number): number {
+  let off = 0;
+  for (let l = 1; l < line; l++) off = text.indexOf('\n', off) + 1;
+  return off + col - 1;
+}
+
+/** Name of a call's qualified form: `sets.contains`, `resource.Get` (target is an identifier chain). */
+function qualifier(e: Expr | undefined): string | undefined {
+  if (!e) return undefined;
+  if (e.exprKind.case === 'identExpr') return e.exprKind.value.name;
+  if (e.exprKind.case === 'selectExpr' && !e.exprKind.value.testOnly) {
+    const q = qualifier(e.exprKind.value.operand);
+    return q === undefined ? undefined : `${q}.${e.exprKind.value.field}`;
+  }
+  return undefined;
+}
+
+/** Static checks cel-go's checker would catch: unknown functions and undeclared identifiers. */
+function checkExpr(e: Expr, scope: ReadonlySet<string>, declared: ReadonlySet<string>, positions: Record<string, number>, fail: (msg: string, offset: number | undefined) => never): void {
+  const at = () => positions[String(e.id)];
+  switch (e.exprKind.case) {
+    case 'identExpr': {
+      const n = e.exprKind.value.name;
+      if (!scope.has(n) && !declared.has(n)) fail(`undeclared reference to '${n}' (in container '')`, at());
+      return;
+    }
+    case 'selectExpr':
+      checkExpr(e.exprKind.value.operand!, scope, declared, positions, fail);
+      return;
+    case 'callExpr': {
+      const c = e.exprKind.value;
+      const q = qualifier(c.target);
+      if (q !== undefined && !scope.has(q.split('.')[0]!) && !declared.has(q.split('.')[0]!) && env.funcs.find(`${q}.${c.function}`)) {
+        for (const a of c.args) checkExpr(a, scope, declared, positions, fail);
+        return;
+      }
+      const isOperator = /^[_!@-]/.test(c.function) && !c.function.startsWith('_pc');
+      if (!isOperator && !env.funcs.find(c.function)) fail(`undeclared reference to '${c.function}' (in container '')`, at());
+      if (c.target) checkExpr(c.target, scope, declared, positions, fail);
+      for (const a of c.args) checkExpr(a, scope, declared, positions, fail);
+      return;
+    }
+    case 'listExpr':
+      for (const x of e.exprKind.value.elements) checkExpr(x, scope, declared, positions, fail);
+      return;
+    case 'structExpr':
+      for (const x of e.exprKind.value.entries) {
+        if (x.keyKind.case === 'mapKey') checkExpr(x.keyKind.value, scope, declared, positions, fail);
+        if (x.value) checkExpr(x.value, scope, declared, positions, fail);
+      }
+      return;
+    case 'comprehensionExpr': {
+      const c = e.exprKind.value;
+      checkExpr(c.iterRange!, scope, declared, positions, fail);
+      checkExpr(c.accuInit!, scope, declared, positions, fail);
+      const inner = new Set(scope);
+      inner.add(c.iterVar);
+      if (c.iterVar2) inner.add(c.iterVar2);
+      inner.add(c.accuVar);
+      checkExpr(c.loopCondition!, inner, declared, positions, fail);
+      checkExpr(c.loopStep!, inner, declared, positions, fail);
+      const result = new Set(scope);
+      result.add(c.accuVar);
+      checkExpr(c.result!, result, declared, positions, fail);
+      return;
+    }
+    default:
+      return;
+  }
+}
+
+const EMPTY: ReadonlySet<string> = new Set();
+
+/**
+ * Kubernetes mutation expressions build objects with typed struct syntax
+ * (`Object.spec{containers: …}`, `JSONPatch{op: …}`) whose types only exist
+ * in the apiserver's schema. Here they are plain maps: rewrite each typed
+ * struct literal into a map literal with string keys.
+ */
+function structsToMaps(e: Expr | undefined): void {
+  if (!e) return;
+  const k = e.exprKind;
+  switch (k.case) {
+    case 'structExpr':
+      if (k.value.messageName !== '' && !env.registry.getMessage(k.value.messageName)) {
+        k.value.messageName = '';
+        for (const entry of k.value.entries) {
+          if (entry.keyKind.case === 'fieldKey') {
+            const key = parse(JSON.stringify(entry.keyKind.value)).expr;
+            key.id = entry.id;
+            entry.keyKind = { case: 'mapKey', value: key };
+          }
+        }
+      }
+      for (const entry of k.value.entries) {
+        if (entry.keyKind.case === 'mapKey') structsToMaps(entry.keyKind.value);
+        structsToMaps(entry.value);
+      }
+      return;
+    case 'selectExpr':
+      structsToMaps(k.value.operand);
+      return;
+    case 'callExpr':
+      structsToMaps(k.value.target);
+      for (const a of k.value.args) structsToMaps(a);
+      return;
+    case 'listExpr':
+      for (const x of k.value.elements) structsToMaps(x);
+      return;
+    case 'comprehensionExpr':
+      for (const x of [k.value.iterRange, k.value.accuInit, k.value.loopCondition, k.value.loopStep, k.value.result]) structsToMaps(x);
+      return;
+    default:
+      return;
+  }
+}
+
+/**
+ * Parse, check and plan an expression once. `declared` lists the variables it
+ * may reference (Kyverno's set by default). Throws CelCompileError.
+ */
+export function compileExpression(source: string, declared: readonly string[] = KYVERNO_VARIABLES): CompiledExpression {
+  const rewritten = rewriteOptionalSyntax(source);
+  const fail = (msg: string, offset: number | undefined): never => {
+    if (offset === undefined) throw new CelCompileError(source, msg);
+    const [l, c] = lineCol(source, rewritten.toSource(offset));
+    throw new CelCompileError(source, msg, l, c);
+  };
+  let parsed: ReturnType<typeof parse>;
+  try {
+    parsed = parse(rewritten.text);
+  } catch (e) {
+    const msg = (e as Error).message;
+    const m = /^<input>:(\d+):(\d+): (.*)$/s.exec(msg);
+    if (m) fail(m[3]!, offsetOf(rewritten.text, Number(m[1]), Number(m[2])));
+    fail(msg, undefined);
+    throw e; // unreachable
+  }
+  structsToMaps(parsed.expr);
+  checkExpr(parsed.expr, EMPTY, new Set(declared), (parsed.sourceInfo?.positions ?? {}) as Record<string, number>, fail);
+  const run = plan(env, parsed);
+  return {
+    source,
+    evaluate(bindings, context) {
+      const out = context ? withContext(context, () => run(bindings)) : run(bindings);
+      if (isCelError(out)) throw new CelEvalError(out.message);
+      return out;
+    },
+  };
+}

@@ -1,0 +1,42 @@
+/**
+ * CEL support: the expression environment, `validate.cel` rules and the
+ * policies.kyverno.io kinds. `compileCelPolicy` dispatches a document by kind
+ * and reports kinds not supported yet with a clear error.
+ */
+import type { JsonObject } from '../engine/types.ts';
+import { compileMutatingPolicy, type CompiledMutatingPolicy } from './mpol.ts';
+import { compileValidatingPolicy, UnsupportedPolicyError, type CompiledValidatingPolicy } from './vpol.ts';
+
+export { compileExpression, CelCompileError, CelEvalError, type CompiledExpression } from './env.ts';
+export { compileCelValidation, type CelRuleEnv, type CelRuleResult, type CelValidationOptions, type CelRuleEvaluator } from './validate-cel.ts';
+export { compileValidatingPolicy, UnsupportedPolicyError, type CompiledValidatingPolicy, type VpolResult, type VpolEvalOptions, type ValidationAction } from './vpol.ts';
+export { compileMutatingPolicy, type CompiledMutatingPolicy, type MpolResult, type MpolOutcome } from './mpol.ts';
+export { CelPolicyCompileError } from './program.ts';
+export { compileValidatingAdmissionPolicy, bindingsFor, type CompiledValidatingAdmissionPolicy, type VapResult } from './vap.ts';
+export { staticContext, type CelContextProvider } from './context.ts';
+export { resourceOfKind } from './resources.ts';
+
+export const CEL_POLICY_GROUP = 'policies.kyverno.io';
+
+export type CompiledCelPolicy =
+  | { type: 'validating'; policy: CompiledValidatingPolicy }
+  | { type: 'mutating'; policy: CompiledMutatingPolicy };
+
+/** Is this a policies.kyverno.io document (any version)? */
+export function isCelPolicyDocument(doc: JsonObject): boolean {
+  return typeof doc.apiVersion === 'string' && doc.apiVersion.startsWith(`${CEL_POLICY_GROUP}/`);
+}
+
+/** Compile a policies.kyverno.io document; throws UnsupportedPolicyError for kinds not implemented. */
+export function compileCelPolicy(doc: JsonObject): CompiledCelPolicy {
+  switch (doc.kind) {
+    case 'ValidatingPolicy':
+    case 'NamespacedValidatingPolicy':
+      return { type: 'validating', policy: compileValidatingPolicy(doc) };
+    case 'MutatingPolicy':
+    case 'NamespacedMutatingPolicy':
+      return { type: 'mutating', policy: compileMutatingPolicy(doc) };
+    default:
+      throw new UnsupportedPolicyError(`${String(doc.kind)} (${String(doc.apiVersion)}) is not supported yet`);
+  }
+}

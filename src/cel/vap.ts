@@ -1,0 +1,90 @@
+/**
+ * Kubernetes ValidatingAdmissionPolicy (+ bindings) evaluated offline the way
+ * Kyverno's CLI does (pkg/admissionpolicy Validate): without bindings the
+ * policy's matchConstraints decide; with bindings the first binding whose
+ * matchResources (if any) match is used and params are not resolved. The
+ * rule is named after the policy; unmet matchConditions skip with "match
+ * conditions aren't met"; an evaluation error is an `error`, a denial a
+ * `fail` with the validator's message, otherwise `pass` with no message.
+ */
+import type { AdmissionInput, JsonObject, JsonValue } from '../engine/types.ts';
+import type { CelContextProvider } from './context.ts';
+import { compileMatchConstraints, type ConstraintMatcher } from './match-constraints.ts';
+import { compileProgram } from './program.ts';
+import { resourceOfKind } from './resources.ts';
+
+export interface VapResult {
+  rule: string;
+  status: 'pass' | 'fail' | 'error' | 'skip';
+  message: string;
+  binding?: string;
+}
+
+export interface CompiledValidatingAdmissionPolicy {
+  name: string;
+  evaluate(input: AdmissionInput, opts?: { context?: CelContextProvider; params?: JsonValue | null }): VapResult[];
+}
+
+const obj = (v: JsonValue | undefined): JsonObject | undefined => (v && typeof v === 'object' && !Array.isArray(v) ? v : undefined);
+
+/** The bindings of `policyName` among `docs` (ValidatingAdmissionPolicyBinding.spec.policyName). */
+export function bindingsFor(policyName: string, docs: readonly JsonObject[]): JsonObject[] {
+  return docs.filter((d) => d.kind === 'ValidatingAdmissionPolicyBinding' && obj(d.spec)?.policyName === policyName);
+}
+
+export function compileValidatingAdmissionPolicy(doc: JsonObject, bindings: readonly JsonObject[] = []): CompiledValidatingAdmissionPolicy {
+  const name = String(obj(doc.metadata)?.name ?? '');
+  const spec = obj(doc.spec) ?? {};
+  const program = compileProgram({
+    matchConditions: spec.matchConditions,
+    variables: spec.variables,
+    validations: spec.validations,
+    auditAnnotations: spec.auditAnnotations,
+    fieldNames: { matchConditions: 'spec.matchConditions', variables: 'spec.variables', validations: 'spec.validations', auditAnnotations: 'spec.auditAnnotations' },
+  });
+  const policyMatch = compileMatchConstraints(obj(spec.matchConstraints));
+  const bound: { name: string; matches: ConstraintMatcher | undefined }[] = bindings.map((b) => {
+    const mr = obj(obj(b.spec)?.matchResources);
+    return { name: String(obj(b.metadata)?.name ?? ''), matches: mr ? compileMatchConstraints(mr, true) : undefined };
+  });
+
+  return {
+    name,
+    evaluate(input, opts = {}) {
+      // Kyverno's CLI always evaluates a CREATE of the resource.
+      const request: AdmissionInput = { ...input, operation: 'CREATE', oldObject: null };
+      let binding: string | undefined;
+      if (bound.length === 0) {
+        if (!policyMatch(request)) return [];
+      } else {
+        const b = bound.find((x) => !x.matches || x.matches(request));
+        if (!b) return [];
+        binding = b.name;
+      }
+      const o = request.object;
+      const isNamespace = request.kind.kind === 'Namespace' && request.kind.group === '';
+      const ns = isNamespace ? '' : (o?.metadata?.namespace ?? request.namespace ?? '');
+      const namespaceObject = ns ? { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns, ...(request.namespaceLabels ? { labels: request.namespaceLabels } : {}) } } : null;
+      const r = program.evaluate({
+        object: o as JsonValue,
+        oldObject: null,
+        request: {
+          kind: { ...request.kind },
+          resource: { group: request.kind.group, version: request.kind.version, resource: resourceOfKind(request.kind.kind) },
+          name: o?.metadata?.name ?? '',
+          namespace: o?.metadata?.namespace ?? '',
+          operation: 'CREATE',
+          userInfo: {},
+        },
+        namespaceObject,
+        params: opts.params ?? null,
+      }, opts.context);
+      const extra = binding !== undefined ? { binding } : {};
+      if (r.matchError) return [{ rule: name, status: 'error', message: r.matchError, ...extra }];
+      if (!r.matched) return [{ rule: name, status: 'skip', message: "match conditions aren't met", ...extra }];
+      const bad = r.decisions.find((d) => d.outcome !== 'pass');
+      if (!bad) return [{ rule: name, status: 'pass', message: '', ...extra }];
+      return [{ rule: name, status: bad.outcome === 'error' ? 'error' : 'fail', message: bad.message, ...extra }];
+    },
+  };
+}

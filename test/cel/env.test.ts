@@ -1,0 +1,153 @@
+import t from 'tap';
+import { CelCompileError, CelEvalError, compileExpression } from '../../src/cel/env.ts';
+import { staticContext } from '../../src/cel/context.ts';
+import { rewriteOptionalSyntax } from '../../src/cel/optional.ts';
+import { toCelInput, toJson } from '../../src/cel/values.ts';
+import type { JsonObject, JsonValue } from '../../src/engine/types.ts';
+
+const pod: JsonObject = {
+  apiVersion: 'v1',
+  kind: 'Pod',
+  metadata: { name: 'p', namespace: 'ns', labels: { app: 'web' } },
+  spec: {
+    replicas: 3,
+    containers: [
+      { name: 'a', image: 'nginx:1.25', resources: { limits: { memory: '1Gi', cpu: '500m' } } },
+      { name: 'b', image: 'ghcr.io/org/tool@sha256:' + 'a'.repeat(64) },
+    ],
+  },
+};
+
+function run(expr: string, object: JsonValue = pod, context?: Parameters<ReturnType<typeof compileExpression>['evaluate']>[1]): JsonValue {
+  return toJson(compileExpression(expr).evaluate({ object: toCelInput(object) }, context));
+}
+
+t.test('core CEL over Kubernetes JSON: ints are ints, maps and lists', async (t) => {
+  t.equal(run('object.spec.replicas == 3 && object.spec.replicas > 2'), true);
+  t.same(run('object.spec.containers.map(c, c.name)'), ['a', 'b']);
+  t.equal(run("object.spec.containers.exists_one(c, c.name.startsWith('b'))"), true);
+  t.equal(run('has(object.spec.hostNetwork)'), false);
+  const withNull: JsonObject = { metadata: { name: 'x', creationTimestamp: null } };
+  t.equal(run('has(object.metadata.creationTimestamp)', withNull), true, 'a key holding null is present (cel-go)');
+  t.equal(run("'creationTimestamp' in object.metadata && object.metadata.creationTimestamp == null", withNull), true);
+  t.equal(run("object.metadata == {'name': 'x', 'creationTimestamp': null}", withNull), true);
+  t.equal(run("'web' in object.metadata.labels.map(k, object.metadata.labels[k])"), true);
+});
+
+t.test('optional syntax: .? and [?] chains, orValue, hasValue, optional.*', async (t) => {
+  t.equal(run("object.metadata.?labels[?'app'].orValue('none')"), 'web');
+  t.equal(run("object.metadata.?labels[?'tier'].orValue('none')"), 'none');
+  t.equal(run("object.metadata.?annotations[?'x'].hasValue()"), false);
+  // once a chain is optional, later selections stay optional (cel-go semantics)
+  t.equal(run('object.spec.?securityContext.runAsNonRoot.orValue(false)'), false);
+  t.equal(run('object.spec.containers[?5].hasValue()'), false);
+  t.equal(run('object.spec.containers[?0].name.orValue("")'), 'a');
+  t.equal(run('optional.none().orValue(1) + optional.of(2).value()'), 3);
+  t.equal(run('optional.ofNonZeroValue("").hasValue()'), false);
+  t.equal(run("'a.?b'.size()"), 4, 'strings are not rewritten');
+});
+
+t.test('rewrite keeps offsets mappable to the user text', async (t) => {
+  const r = rewriteOptionalSyntax('a.?b + )');
+  t.match(r.text, /_pcOptSel\("b"\)/);
+  t.equal(r.toSource(r.text.indexOf(')', r.text.indexOf('+'))), 7);
+});
+
+t.test('Kubernetes list, sets and regex libraries', async (t) => {
+  t.equal(run('[1, 2, 3].isSorted() && ![2, 1].isSorted()'), true);
+  t.equal(run('[1, 2, 3].sum()'), 6);
+  t.equal(run('[3, 1, 2].min() == 1 && [3, 1, 2].max() == 3'), true);
+  t.equal(run('[1, 2, 1].indexOf(1) == 0 && [1, 2, 1].lastIndexOf(1) == 2 && [1].indexOf(9) == -1'), true);
+  t.equal(run('sets.contains([1, 2, 3], [2, 3]) && !sets.contains([1], [2])'), true);
+  t.equal(run('sets.equivalent([1, 2], [2, 1]) && sets.intersects([1, 2], [2, 5])'), true);
+  t.equal(run("'abc 123 def 45'.find('[0-9]+')"), '123');
+  t.same(run("'abc 123 def 45'.findAll('[0-9]+')"), ['123', '45']);
+  t.same(run("'a1b2c3'.findAll('[0-9]', 2)"), ['1', '2']);
+  t.equal(run("'v1.2.3'.matches('^v[0-9]+')"), true);
+});
+
+t.test('strings extension', async (t) => {
+  t.equal(run("'A,b'.lowerAscii().split(',').join('-')"), 'a-b');
+  t.equal(run("' x '.trim().upperAscii()"), 'X');
+  t.equal(run("'hello'.indexOf('l') == 2 && 'hello'.substring(1, 3) == 'el'"), true);
+  t.equal(run("'a-b'.replace('-', '_')"), 'a_b');
+});
+
+t.test('quantity library', async (t) => {
+  t.equal(run("quantity('1Gi').isGreaterThan(quantity('512Mi'))"), true);
+  t.equal(run("quantity('500m').isLessThan(quantity('1'))"), true);
+  t.equal(run("quantity('1Gi').compareTo(quantity('1024Mi'))"), 0);
+  t.equal(run("quantity('2').asInteger()"), 2);
+  t.equal(run("quantity('1.5').asApproximateFloat()"), 1.5);
+  t.equal(run("quantity('1Gi').add(quantity('1Gi')) == quantity('2Gi')"), true);
+  t.equal(run("quantity('1').sub(1).sign()"), 0);
+  t.equal(run("isQuantity('10Mi') && !isQuantity('ten')"), true);
+  t.equal(run("object.spec.containers[0].resources.limits.all(k, isQuantity(object.spec.containers[0].resources.limits[k]))"), true);
+  t.throws(() => run("quantity('bogus')"), CelEvalError);
+  t.throws(() => run("quantity('1.5').asInteger()"), /cannot convert/);
+});
+
+t.test('url, ip/cidr and semver libraries', async (t) => {
+  t.equal(run("url('https://example.com:8443/a/b?x=1').getHostname()"), 'example.com');
+  t.equal(run("url('https://example.com:8443/a').getPort()"), '8443');
+  t.equal(run("url('https://example.com/a%20b').getEscapedPath()"), '/a%20b');
+  t.same(run("url('https://e.com/?k=1&k=2').getQuery()"), { k: ['1', '2'] });
+  t.equal(run("isURL('https://e.com') && !isURL('not a url')"), true);
+  t.equal(run("cidr('10.0.0.0/8').containsIP(ip('10.1.2.3')) && !cidr('10.0.0.0/8').containsIP('11.0.0.1')"), true);
+  t.equal(run("cidr('2001:db8::/32').containsIP('2001:db8::1')"), true);
+  t.equal(run("cidr('10.0.0.0/8').containsCIDR('10.1.0.0/16') && cidr('10.0.0.0/8').prefixLength() == 8"), true);
+  t.equal(run("ip('127.0.0.1').isLoopback() && ip('::1').family() == 6"), true);
+  t.equal(run("isIP('1.2.3.4') && !isIP('1.2.3') && isCIDR('1.2.3.0/24')"), true);
+  t.equal(run("semver('1.2.3').isLessThan(semver('1.10.0')) && semver('2.0.0').major() == 2"), true);
+  t.equal(run("semver('1.0.0-alpha').compareTo(semver('1.0.0'))"), -1);
+  t.equal(run("isSemver('v1.2', true) && !isSemver('v1.2')"), true);
+});
+
+t.test("Kyverno functions: image(), parseServiceAccount, jsonpatch.escapeKey, math.round", async (t) => {
+  t.equal(run('image(object.spec.containers[0].image).registry()'), 'index.docker.io');
+  t.equal(run('image(object.spec.containers[0].image).repository()'), 'library/nginx');
+  t.equal(run('image(object.spec.containers[0].image).tag()'), '1.25');
+  t.equal(run('image(object.spec.containers[1].image).registry()'), 'ghcr.io');
+  t.equal(run('image(object.spec.containers[1].image).containsDigest()'), true);
+  t.equal(run("image('nginx').identifier()"), 'latest');
+  t.same(run("parseServiceAccount('system:serviceaccount:ns1:sa1')"), { Namespace: 'ns1', Name: 'sa1' });
+  t.same(run("parseServiceAccount('alice')"), { Namespace: '', Name: '' });
+  t.equal(run("jsonpatch.escapeKey('a/b~c')"), 'a~1b~0c');
+  t.equal(run('math.round(2.345, 2)'), 2.35);
+  t.equal(run("sha256('abc')"), 'ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad');
+  t.equal(run("md5('') + '/' + sha1('')"), 'd41d8cd98f00b204e9800998ecf8427e/da39a3ee5e6b4b0d3255bfef95601890afd80709');
+  t.same(run('json.unmarshal(\'{"a": [1, 2.5]}\')'), { a: [1, 2.5] });
+  t.equal(run("yaml.parse('a: 3').a == 3"), true, 'integers from YAML are CEL ints');
+  t.equal(run('time.now() > timestamp("2020-01-01T00:00:00Z")'), true);
+});
+
+t.test('context functions read the provider given to evaluate', async (t) => {
+  const ctx = staticContext(
+    [{ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'cm', namespace: 'default' }, data: { k: 'v' } }],
+    [{ image: 'docker.io/redis:6', config: { created: '2020-01-01T00:00:00Z' } }],
+  );
+  t.equal(run("resource.Get('v1', 'configmaps', 'default', 'cm').data.k", pod, ctx), 'v');
+  t.equal(run("resource.List('v1', 'configmaps', 'default').items.size()", pod, ctx), 1);
+  t.equal(run("resource.List('v1', 'configmaps', 'other').items.size()", pod, ctx), 0);
+  t.equal(run("image.GetMetadata('redis:6').config.created", pod, ctx), '2020-01-01T00:00:00Z');
+  t.throws(() => run("resource.Get('v1', 'configmaps', 'default', 'missing')", pod, ctx), /not found/);
+  t.throws(() => run("resource.Get('v1', 'configmaps', 'default', 'cm')"), /not found/, 'no provider, nothing found');
+});
+
+t.test('compile errors carry position; unknown functions and identifiers are rejected at compile time', async (t) => {
+  const e1 = t.throws(() => compileExpression('object.x +')) as unknown as CelCompileError;
+  t.type(e1, CelCompileError);
+  t.equal(e1.line, 1);
+  t.equal(e1.column, 10);
+  const e2 = t.throws(() => compileExpression("object.?a + )")) as unknown as CelCompileError;
+  t.equal(e2.column, 11, 'position (of the unexpected +) maps back through the optional rewrite');
+  t.throws(() => compileExpression('nosuchfn(1)'), /undeclared reference to 'nosuchfn'/);
+  t.throws(() => compileExpression('foo.bar == 1'), /undeclared reference to 'foo'/);
+  t.doesNotThrow(() => compileExpression('object.spec.containers.all(c, c.name != "")'), 'comprehension variables are in scope');
+  t.doesNotThrow(() => compileExpression('variables.x && params.y && request.operation == "CREATE"'));
+});
+
+t.test('runtime errors use cel-go wording for missing keys', async (t) => {
+  t.throws(() => run('object.spec.nothere'), CelEvalError);
+  t.throws(() => run('object.spec.containers[0].image + 1'), /no matching overload/);
+});

@@ -11,6 +11,7 @@ import type { ImageVerificationConfig } from './handlers/verify-images.ts';
 import type { ContextData } from './variables.ts';
 import { loadContextAndCheck } from './handlers/preconditions.ts';
 import { contextSeed, contextFrom, contextForRule, type ContextSeed } from './request-context.ts';
+import { celContextFor, namespaceObjectOf } from './cel-context.ts';
 import { diffPatch } from './patch.ts';
 
 export interface EngineOptions {
@@ -78,6 +79,17 @@ export class Engine {
 
     if (options.mode !== 'validate' && resource) {
       for (const policy of policies) {
+        if (policy.cel) {
+          if (policy.cel.type === 'mutating') {
+            const t0 = performance.now();
+            const out = policy.cel.policy.evaluate({ ...input, object: resource }, this.celOptions(input));
+            const pr = resultFor(policy);
+            for (const r of out.results) pr.rules.push({ name: r.rule, type: 'Mutation', status: r.status, message: r.message });
+            if (out.patched) resource = out.patched;
+            pr.durationMs += performance.now() - t0;
+          }
+          continue;
+        }
         if (!policy.rules.some(isMutatePhase)) continue;
         const t0 = performance.now();
         const pr = resultFor(policy);
@@ -97,6 +109,11 @@ export class Engine {
     if (options.mode !== 'mutate') {
       const validated = resource ?? input.oldObject;
       for (const policy of policies) {
+        if (policy.cel) {
+          const rules = this.celValidate(policy, input, resource);
+          if (rules.length > 0) resultFor(policy).rules.push(...rules);
+          continue;
+        }
         const inValidate = (r: CompiledRule) => r.type === 'Validation' || (r.type === 'ImageVerify' && options.mode === 'validate');
         if (!policy.rules.some(inValidate)) continue;
         const t0 = performance.now();
@@ -136,6 +153,24 @@ export class Engine {
     const results = [...byPolicy.values()].filter((r) => r.rules.length > 0);
     const patches = resource !== input.object && input.object && resource ? diffPatch(input.object, resource) : [];
     return { results, patchedResource: resource, patches };
+  }
+
+  private celOptions(input: AdmissionInput) {
+    const context = celContextFor(this.options.resolver);
+    return { namespaceObject: namespaceObjectOf(input), ...(context ? { context } : {}) };
+  }
+
+  /** A policies.kyverno.io validating (or unsupported) policy, evaluated as a whole. */
+  private celValidate(policy: CompiledPolicy, input: AdmissionInput, object: KubeObject | null): RuleResponse[] {
+    const cel = policy.cel!;
+    const subject = { ...input, object };
+    if (cel.type === 'unsupported') {
+      return cel.matches(subject) ? [{ name: '', type: 'Validation', status: 'error', message: cel.reason }] : [];
+    }
+    if (cel.type !== 'validating') return [];
+    return cel.policy.evaluate(subject, this.celOptions(input)).map((r) => ({
+      name: r.rule, type: 'Validation' as const, status: r.status === 'fail' && !policy.scored ? 'warn' as const : r.status, message: r.message,
+    }));
   }
 
   /** Kyverno's allowExistingViolations: on UPDATE, a rule that already failed on the old object is skipped. */

@@ -78,6 +78,8 @@ export interface AdmissionInput {
   clusterRoles: string[];
   /** Labels of the object's namespace (namespaceSelector), when known. */
   namespaceLabels?: Record<string, string>;
+  /** The object's whole Namespace (CEL `namespaceObject`), when known. */
+  namespaceObject?: KubeObject;
   /** Kyverno's `request.*` extra fields a caller may supply verbatim (uid, etc.). */
   requestExtras?: JsonObject;
 }
@@ -92,6 +94,8 @@ export interface ContextResolver {
   apiCall?(call: { urlPath?: string; method?: string; data?: JsonValue; service?: JsonValue }): Promise<JsonValue> | JsonValue;
   imageData?(reference: string): Promise<JsonValue> | JsonValue;
   globalContext?(name: string, projection?: string): Promise<JsonValue> | JsonValue;
+  /** Data behind CEL's resource.* / image.* lookups (CLI: the Test's context file). */
+  celLookups?: { resources: KubeObject[]; images: Array<{ image: string; [key: string]: JsonValue }> };
   /** Source of a generate rule's `clone` (CLI: the Test's cloneSourceResource). */
   cloneSource?(kind: string, namespace: string, name: string): Promise<KubeObject | undefined> | KubeObject | undefined;
 }

@@ -42,11 +42,14 @@ export function operationLabel(op: Operation | string): string {
   return op.toLowerCase();
 }
 
-export function policyTypeLabel(kind: 'ClusterPolicy' | 'Policy'): 'cluster' | 'namespaced' {
-  return kind === 'ClusterPolicy' ? 'cluster' : 'namespaced';
+/** Namespaced kinds: Policy and the policies.kyverno.io Namespaced* kinds; everything else is cluster-wide. */
+const isNamespacedKind = (kind: string) => kind === 'Policy' || kind.startsWith('Namespaced');
+
+export function policyTypeLabel(kind: string): 'cluster' | 'namespaced' {
+  return isNamespacedKind(kind) ? 'namespaced' : 'cluster';
 }
 
 /** Kyverno reports "-" as the namespace of cluster-wide policies. */
-export function policyNamespaceLabel(kind: 'ClusterPolicy' | 'Policy', namespace: string | undefined): string {
-  return kind === 'ClusterPolicy' ? '-' : (namespace ?? '');
+export function policyNamespaceLabel(kind: string, namespace: string | undefined): string {
+  return isNamespacedKind(kind) ? (namespace ?? '') : '-';
 }

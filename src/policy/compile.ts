@@ -10,6 +10,9 @@ import { expandAutogen } from './autogen.ts';
 import { compileRuleMatcher, type CompiledMatcher } from '../engine/match.ts';
 import { compileRuleHandler, type RuleHandler } from '../engine/handlers/index.ts';
 import { compileConditionBlock, type CompiledConditionBlock } from '../engine/handlers/preconditions.ts';
+import { compileCelPolicy, UnsupportedPolicyError, type CompiledValidatingPolicy, type CompiledMutatingPolicy } from '../cel/index.ts';
+import { compileMatchConstraints, type ConstraintMatcher } from '../cel/match-constraints.ts';
+import type { PolicyKind } from './types.ts';
 
 export type FailureAction = 'Enforce' | 'Audit';
 
@@ -37,10 +40,19 @@ export interface CompiledRule {
   allowExistingViolations: boolean;
 }
 
+/** A policies.kyverno.io policy: evaluated as a whole by src/cel, not rule by rule. */
+export type CelPolicyRuntime =
+  | { type: 'validating'; policy: CompiledValidatingPolicy }
+  | { type: 'mutating'; policy: CompiledMutatingPolicy }
+  /** A kind Portcullis cannot evaluate yet: matched requests get an `error` result saying so. */
+  | { type: 'unsupported'; reason: string; matches: ConstraintMatcher };
+
 export interface CompiledPolicy {
   name: string;
   namespace?: string;
-  kind: 'ClusterPolicy' | 'Policy';
+  kind: PolicyKind;
+  /** Set for policies.kyverno.io kinds (their `rules` is empty). */
+  cel?: CelPolicyRuntime;
   loaded: LoadedPolicy;
   /** Rules after autogen (includes autogen-… and autogen-cronjob-… rules). */
   rules: CompiledRule[];
@@ -79,7 +91,37 @@ function ruleType(rule: JsonObject): CompiledRule['type'] {
   return 'Validation';
 }
 
+function compileCel(loaded: LoadedPolicy): CompiledPolicy {
+  const spec = loaded.raw.spec;
+  let cel: CelPolicyRuntime;
+  try {
+    const c = compileCelPolicy(loaded.raw as unknown as JsonObject);
+    cel = c.type === 'validating' ? { type: 'validating', policy: c.policy } : { type: 'mutating', policy: c.policy };
+  } catch (err) {
+    if (!(err instanceof UnsupportedPolicyError)) throw err;
+    cel = { type: 'unsupported', reason: err.message, matches: compileMatchConstraints(spec.matchConstraints as JsonObject | undefined) };
+  }
+  const actions = Array.isArray(spec.validationActions) ? (spec.validationActions as string[]) : ['Deny'];
+  const webhook = (spec.webhookConfiguration as JsonObject | undefined) ?? {};
+  return {
+    name: loaded.name,
+    namespace: loaded.namespace,
+    kind: loaded.kind,
+    cel,
+    loaded,
+    rules: [],
+    validationFailureAction: actions.includes('Deny') ? 'Enforce' : 'Audit',
+    background: (spec.evaluation as JsonObject | undefined)?.background !== false,
+    failurePolicy: spec.failurePolicy === 'Ignore' ? 'Ignore' : 'Fail',
+    webhookTimeoutSeconds: typeof webhook.timeoutSeconds === 'number' ? webhook.timeoutSeconds : undefined,
+    applyOne: false,
+    scored: loaded.raw.metadata?.annotations?.['policies.kyverno.io/scored'] !== 'false',
+    admission: (spec.evaluation as JsonObject | undefined)?.admission !== false,
+  };
+}
+
 export function compilePolicy(loaded: LoadedPolicy): CompiledPolicy {
+  if (loaded.kind !== 'ClusterPolicy' && loaded.kind !== 'Policy') return compileCel(loaded);
   const spec = loaded.raw.spec;
   const annotations = loaded.raw.metadata?.annotations;
   const policyAction = normalizeAction(spec.validationFailureAction);

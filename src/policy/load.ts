@@ -26,6 +26,13 @@ export function isKyvernoPolicy(doc: unknown): doc is KubeObject & { kind: Polic
     d.apiVersion.startsWith('kyverno.io/') && policyKinds.has(d.kind ?? '');
 }
 
+/** policies.kyverno.io kinds (ValidatingPolicy, MutatingPolicy, …); exceptions are not policies. */
+export function isCelPolicy(doc: unknown): doc is KubeObject & { kind: PolicyKind } {
+  const d = doc as KubeObject | null;
+  return !!d && typeof d === 'object' && typeof d.apiVersion === 'string' &&
+    d.apiVersion.startsWith('policies.kyverno.io/') && typeof d.kind === 'string' && d.kind.endsWith('Policy');
+}
+
 /** Parse multi-document YAML; each document is schema-checked; bad ones become errors. */
 export function parsePolicyText(text: string, file: string): LoadResult {
   const out: LoadResult = { policies: [], errors: [], others: [] };
@@ -56,11 +63,12 @@ export function parsePolicyText(text: string, file: string): LoadResult {
       for (const item of obj.items as KubeObject[]) out.others.push(item);
       return;
     }
-    if (!isKyvernoPolicy(obj)) {
+    const cel = isCelPolicy(obj);
+    if (!cel && !isKyvernoPolicy(obj)) {
       out.others.push(obj);
       return;
     }
-    const problem = checkSchema(obj) ?? checkStructure(obj);
+    const problem = checkSchema(obj) ?? (cel ? (obj.metadata?.name ? undefined : { path: '/metadata/name', reason: 'policy name is required' }) : checkStructure(obj));
     if (problem) {
       out.errors.push({ file, index, line: lineOf(doc, lines, problem.path) ?? line, path: problem.path, reason: problem.reason });
       return;
@@ -68,7 +76,7 @@ export function parsePolicyText(text: string, file: string): LoadResult {
     out.policies.push({
       kind: obj.kind as PolicyKind,
       name: obj.metadata?.name ?? '',
-      namespace: obj.kind === 'Policy' ? (obj.metadata?.namespace ?? 'default') : undefined,
+      namespace: obj.kind === 'Policy' || obj.kind!.startsWith('Namespaced') ? (obj.metadata?.namespace ?? 'default') : undefined,
       raw: obj as LoadedPolicy['raw'],
       source: { file, index, line },
     });

@@ -22,7 +22,8 @@ export interface PolicyLoadError {
   reason: string;
 }
 
-export type PolicyKind = 'ClusterPolicy' | 'Policy';
+/** kyverno.io ClusterPolicy/Policy, or a policies.kyverno.io kind (ValidatingPolicy, MutatingPolicy, …). */
+export type PolicyKind = 'ClusterPolicy' | 'Policy' | (string & {});
 
 export interface LoadedPolicy {
   kind: PolicyKind;

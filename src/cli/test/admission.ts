@@ -49,5 +49,7 @@ export function buildAdmissionInput(resource: KubeObject, options: AdmissionOpti
   if (subResource !== undefined) input.subResource = subResource;
   const labels = options.values?.namespaceLabels.get(id.namespace);
   if (labels !== undefined) input.namespaceLabels = { ...labels };
+  const nsObject = options.values?.namespaceObjects?.get(id.namespace);
+  if (nsObject !== undefined) input.namespaceObject = nsObject as KubeObject;
   return input;
 }

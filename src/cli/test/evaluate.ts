@@ -46,6 +46,8 @@ export interface EvaluateContext {
 }
 
 function hasRuleOfType(p: CompiledPolicy, ...types: CompiledPolicy['rules'][number]['type'][]): boolean {
+  // policies.kyverno.io kinds have no rules: a mutating one mutates, the others validate.
+  if (p.cel) return types.includes(p.cel.type === 'mutating' ? 'Mutation' : 'Validation');
   return p.rules.some((r) => types.includes(r.type));
 }
 

@@ -6,7 +6,7 @@
  * to load) are `warnings` and show up as "Not found" rows.
  */
 import { dirname, resolve } from 'node:path';
-import type { ContextResolver, KubeObject } from '../../engine/types.ts';
+import type { ContextResolver, JsonObject, KubeObject } from '../../engine/types.ts';
 import { defaultDeps, type CliDeps } from './deps.ts';
 import { describeResource, loadResourceFile, loadResourceFiles, pickResource, removeDuplicates, type ResourceIdentity } from '../resources.ts';
 import { readTestFile, readYamlFile } from './discover.ts';
@@ -108,7 +108,20 @@ export async function runTestSpec(path: string, spec: TestSpec, options: RunOpti
     if (spec.targetResources.length > 0) report.warnings.push('targetResources (mutate existing) are not supported yet; they were ignored');
 
     report.log.push(`  Applying ${policies.length} ${policies.length === 1 ? 'policy' : 'policies'} to ${uniques.length} ${uniques.length === 1 ? 'resource' : 'resources'} ...`);
-    const runner = new PolicyRunner(policies, { values, userInfo, resolver: offlineResolver, createEngine: deps.createEngine });
+    let resolver: ContextResolver = offlineResolver;
+    if (spec.context !== '') {
+      // The Context file answers CEL's resource.* and image.* lookups offline.
+      const ctx = await readYamlFile(rel(spec.context));
+      const c = (ctx && typeof ctx === 'object' && !Array.isArray(ctx) ? (ctx as JsonObject).spec : undefined) as JsonObject | undefined;
+      resolver = {
+        ...offlineResolver,
+        celLookups: {
+          resources: Array.isArray(c?.resources) ? (c.resources as unknown as KubeObject[]) : [],
+          images: Array.isArray(c?.images) ? (c.images as unknown as Array<{ image: string }>) : [],
+        },
+      };
+    }
+    const runner = new PolicyRunner(policies, { values, userInfo, resolver, createEngine: deps.createEngine });
     const outcomes: ResourceOutcome[] = [];
     for (const r of uniques) outcomes.push(await runner.evaluate(r));
 

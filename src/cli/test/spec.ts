@@ -77,6 +77,8 @@ export interface ValuesSpec {
   policies: ValuesPolicy[];
   /** Namespace name → labels (from `namespaceSelector[]` and `namespaces[]`, the latter winning). */
   namespaceLabels: Map<string, Record<string, string>>;
+  /** Whole Namespace objects from `namespaces[]` (CEL's namespaceObject), by name. */
+  namespaceObjects?: Map<string, JsonObject>;
   subresources: ValuesSubresource[];
 }
 
@@ -224,18 +226,21 @@ export function parseValues(raw: unknown, where = 'values'): ValuesSpec {
     namespaceLabels.set(str(n, 'name', w), stringMap(n.labels, `${w}.labels`));
   });
   // `namespaces[]` holds whole Namespace objects and takes precedence.
+  const namespaceObjects = new Map<string, JsonObject>();
   listOf(raw, 'namespaces', where).forEach((n, i) => {
     const w = `${where}.namespaces[${i}]`;
     if (!isObject(n)) throw new SpecError(`${w}: expected an object`);
     const meta = objectOf(n, 'metadata', w);
-    namespaceLabels.set(str(meta, 'name', `${w}.metadata`), stringMap(meta.labels, `${w}.metadata.labels`));
+    const name = str(meta, 'name', `${w}.metadata`);
+    namespaceLabels.set(name, stringMap(meta.labels, `${w}.metadata.labels`));
+    namespaceObjects.set(name, n);
   });
   const subresources = listOf(raw, 'subresources', where).map((s, i) => {
     const w = `${where}.subresources[${i}]`;
     if (!isObject(s)) throw new SpecError(`${w}: expected an object`);
     return { subresource: apiResource(s.subresource, `${w}.subresource`), parentResource: apiResource(s.parentResource, `${w}.parentResource`) };
   });
-  return { globalValues: objectOf(raw, 'globalValues', where), policies, namespaceLabels, subresources };
+  return { globalValues: objectOf(raw, 'globalValues', where), policies, namespaceLabels, namespaceObjects, subresources };
 }
 
 /** Parse a UserInfo document (new `cli.kyverno.io/v1alpha1` UserInfo or the legacy RequestInfo layout — same fields). */

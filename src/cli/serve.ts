@@ -19,6 +19,10 @@ const USAGE = `usage: portcullis serve [options]
   --budget-ms N         answer every review within N ms (default ${DEFAULT_BUDGET_MS})
   --body-limit BYTES    largest accepted AdmissionReview (default ${DEFAULT_BODY_LIMIT})
   --drain-ms N          on SIGTERM keep serving N ms while unready before closing (default 5000)
+  --registry-config FILE  docker config.json with registry credentials (default $DOCKER_CONFIG/config.json)
+  --registry-ca FILE    extra CA certificates (PEM) trusted for registries
+  --kubeconfig FILE     API server for configMap/apiCall context entries (default: in-cluster when
+                        KUBERNETES_SERVICE_HOST is set, else none: such rules report an error)
   --log-level LEVEL     pino level: fatal,error,warn,info,debug,trace (default info)`;
 
 function intOption(name: string, raw: string | undefined, fallback: number, min = 0): number {
@@ -43,6 +47,9 @@ export async function runServeCommand(argv: readonly string[]): Promise<number> 
         'budget-ms': { type: 'string' },
         'body-limit': { type: 'string' },
         'drain-ms': { type: 'string' },
+        'registry-config': { type: 'string' },
+        'registry-ca': { type: 'string' },
+        kubeconfig: { type: 'string' },
         'log-level': { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
       },
@@ -64,6 +71,11 @@ export async function runServeCommand(argv: readonly string[]): Promise<number> 
       budgetMs: intOption('budget-ms', values['budget-ms'], DEFAULT_BUDGET_MS, 1),
       bodyLimit: intOption('body-limit', values['body-limit'], DEFAULT_BODY_LIMIT, 1024),
       drainMs: intOption('drain-ms', values['drain-ms'], 5000),
+      context: {
+        ...(values['registry-config'] ? { configFile: values['registry-config'] } : {}),
+        ...(values['registry-ca'] ? { caFile: values['registry-ca'] } : {}),
+        ...(values.kubeconfig ? { kubeconfig: values.kubeconfig } : {}),
+      },
       level,
     };
   } catch (err) {

@@ -53,6 +53,9 @@ export interface EvaluationResult {
   patches: PatchOperation[];
 }
 
+/** Cheap pre-filter on the kinds a rule's match can name (the full matcher decides). */
+const mayMatchKind = (rule: CompiledRule, kind: string) => rule.kindNames === null || rule.kindNames.has(kind);
+
 /** Rules the mutate phase runs: mutations, and image verification (which pins digests). */
 const isMutatePhase = (r: CompiledRule) => r.type === 'Mutation' || r.type === 'ImageVerify';
 
@@ -74,6 +77,7 @@ export class Engine {
       return r;
     };
     let resource = input.object;
+    const kind = input.kind.kind;
     let seed: ContextSeed | undefined;
     let seedFor: KubeObject | null = null;
 
@@ -94,10 +98,11 @@ export class Engine {
         const t0 = performance.now();
         const pr = resultFor(policy);
         for (const rule of policy.rules) {
-          if (!isMutatePhase(rule)) continue;
+          if (!isMutatePhase(rule) || !mayMatchKind(rule, kind)) continue;
+          if (!rule.matches({ input, resource })) continue;
           if (!seed || seedFor !== resource) { seed = contextSeed(input, resource, options.variables); seedFor = resource; }
-          const res = await this.runRule(policy, rule, input, resource, contextForRule(seed, rule.context.length > 0), pinned, 'mutate');
-          if (!res) continue;
+          const run = this.runMatched(rule, input, resource, contextForRule(seed, rule.context.length > 0), pinned, 'mutate');
+          const res = run instanceof Promise ? await run : run;
           pr.rules.push(res.response);
           if (res.result.patchedResource && res.result.status === 'pass') resource = res.result.patchedResource;
           if (policy.applyOne && res.result.status !== 'skip') break;
@@ -119,11 +124,11 @@ export class Engine {
         const t0 = performance.now();
         const pr = resultFor(policy);
         for (const rule of policy.rules) {
-          if (!inValidate(rule)) continue;
-          if (!validated) continue;
+          if (!validated || !inValidate(rule) || !mayMatchKind(rule, kind)) continue;
+          if (!rule.matches({ input, resource: validated })) continue;
           if (!seed || seedFor !== resource) { seed = contextSeed(input, resource, options.variables); seedFor = resource; }
-          const res = await this.runRule(policy, rule, input, validated, contextForRule(seed, rule.context.length > 0), pinned, 'validate');
-          if (!res) continue;
+          const run = this.runMatched(rule, input, validated, contextForRule(seed, rule.context.length > 0), pinned, 'validate');
+          const res = run instanceof Promise ? await run : run;
           let response = res.response;
           if (response.status === 'fail' && rule.type === 'Validation' && options.allowExistingViolations) {
             response = await this.existingViolation(policy, rule, input, response, options.variables, pinned);
@@ -144,7 +149,7 @@ export class Engine {
         for (const rule of policy.rules) {
           if (rule.type !== 'Generation') continue;
           if (!seed || seedFor !== resource) { seed = contextSeed(input, resource, options.variables); seedFor = resource; }
-          const res = await this.runRule(policy, rule, input, trigger, contextForRule(seed, rule.context.length > 0), pinned, 'validate');
+          const res = await this.runRule(rule, input, trigger, contextForRule(seed, rule.context.length > 0), pinned, 'validate');
           if (res) pr.rules.push(res.response);
         }
       }
@@ -179,34 +184,65 @@ export class Engine {
     if (input.operation !== 'UPDATE' || !input.oldObject || !rule.allowExistingViolations) return response;
     const oldInput: AdmissionInput = { ...input, object: input.oldObject, operation: 'UPDATE' };
     const data = contextFrom(contextSeed(oldInput, input.oldObject, variables));
-    const old = await this.runRule(policy, rule, oldInput, input.oldObject, data, pinned, 'validate');
+    const old = await this.runRule(rule, oldInput, input.oldObject, data, pinned, 'validate');
     if (old && old.result.status === 'fail') return { ...response, status: 'skip', message: 'skipping modified resource as validation results have not changed' };
     return response;
   }
 
-  private async runRule(policy: CompiledPolicy, rule: CompiledRule, input: AdmissionInput, resource: KubeObject,
-    data: ContextData, pinned: ReadonlySet<string> | undefined, phase: RuleEnv['phase']): Promise<{ result: HandlerResult; response: RuleResponse } | undefined> {
-    if (!rule.matches({ input, resource })) return undefined;
-    const result = await this.handle(rule, input, resource, data, pinned, phase);
-    const response: RuleResponse = { name: rule.name, type: rule.type, status: result.status, message: result.message };
-    if (result.path) response.path = result.path;
-    if (result.patches) response.patches = result.patches;
-    if (result.generatedResources) response.generatedResources = result.generatedResources;
-    void policy;
-    return { result, response };
+  /**
+   * Runs a rule that matched: context, preconditions, handler. Synchronous when
+   * the rule loads no context and its handler answers synchronously (most
+   * validate rules), so the hot path creates no promises; otherwise a promise.
+   */
+  private runMatched(rule: CompiledRule, input: AdmissionInput, resource: KubeObject, data: ContextData,
+    pinned: ReadonlySet<string> | undefined, phase: RuleEnv['phase']): RuleRun | Promise<RuleRun> {
+    if (rule.context.length > 0) {
+      return (async () => {
+        const skipped = await loadContextAndCheck(rule.context, rule.preconditions, data, this.options.resolver, pinned, true);
+        return toRun(rule, skipped ?? await this.callHandler(rule, input, resource, data, pinned, phase));
+      })();
+    }
+    if (rule.preconditions) {
+      let r: { passed: boolean; message?: string };
+      try {
+        r = rule.preconditions(data);
+      } catch (err) {
+        return toRun(rule, { status: 'error', message: `failed to evaluate preconditions: ${(err as Error).message}` });
+      }
+      if (!r.passed) return toRun(rule, { status: 'skip', message: r.message ? `preconditions not met; ${r.message}` : 'preconditions not met' });
+    }
+    const result = this.callHandler(rule, input, resource, data, pinned, phase);
+    return result instanceof Promise ? result.then((x) => toRun(rule, x)) : toRun(rule, result);
   }
 
-  private async handle(rule: CompiledRule, input: AdmissionInput, resource: KubeObject, data: ContextData,
-    pinned: ReadonlySet<string> | undefined, phase: RuleEnv['phase']): Promise<HandlerResult> {
-    const skipped = await loadContextAndCheck(rule.context, rule.preconditions, data, this.options.resolver, pinned, true);
-    if (skipped) return skipped;
+  private async runRule(rule: CompiledRule, input: AdmissionInput, resource: KubeObject, data: ContextData,
+    pinned: ReadonlySet<string> | undefined, phase: RuleEnv['phase']): Promise<RuleRun | undefined> {
+    if (!rule.matches({ input, resource })) return undefined;
+    return this.runMatched(rule, input, resource, data, pinned, phase);
+  }
+
+  private callHandler(rule: CompiledRule, input: AdmissionInput, resource: KubeObject, data: ContextData,
+    pinned: ReadonlySet<string> | undefined, phase: RuleEnv['phase']): HandlerResult | Promise<HandlerResult> {
     const env: RuleEnv = {
       ruleName: rule.name, data, resource, input, resolver: this.options.resolver, pinned, nesting: 0, phase, images: this.options.images,
     };
+    const fail = (err: unknown): HandlerResult => ({ status: 'error', message: `rule ${rule.name} execution error: ${(err as Error).message}` });
     try {
-      return await rule.handler(env);
+      const r = rule.handler(env);
+      return r instanceof Promise ? r.catch(fail) : r;
     } catch (err) {
-      return { status: 'error', message: `rule ${rule.name} execution error: ${(err as Error).message}` };
+      return fail(err);
     }
   }
 }
+
+interface RuleRun { result: HandlerResult; response: RuleResponse }
+
+function toRun(rule: CompiledRule, result: HandlerResult): RuleRun {
+  const response: RuleResponse = { name: rule.name, type: rule.type, status: result.status, message: result.message };
+  if (result.path) response.path = result.path;
+  if (result.patches) response.patches = result.patches;
+  if (result.generatedResources) response.generatedResources = result.generatedResources;
+  return { result, response };
+}
+

@@ -20,11 +20,23 @@ export type CompiledMatcher = (t: MatchTarget) => boolean;
 interface KindSelector { group: StringMatcher; version: StringMatcher; kind: StringMatcher; sub?: StringMatcher }
 
 /** "Pod", "v1/Pod", "apps/v1/Deployment", "Pod/exec", "apps/v1/Deployment/scale", "*". */
+/** Index of the kind in a selector's `/`-separated parts: the first capitalised part, else by position. */
+function kindIndex(parts: readonly string[]): number {
+  const i = parts.findIndex((p) => /^[A-Z]/.test(p));
+  if (i >= 0) return i;
+  // All-wildcard selectors: "*" kind, "*/*" kind/subresource, "g/v/*" and "g/v/*/sub".
+  return parts.length === 1 ? 0 : parts.length === 2 ? (parts[0] === '*' ? 0 : 1) : 2;
+}
+
+/** The kind part of a kind selector ("apps/v1/Deployment" → "Deployment", "Pod/exec" → "Pod"). */
+export function kindOfSelector(selector: string): string {
+  const parts = selector.split('/');
+  return parts[kindIndex(parts)] ?? selector;
+}
+
 export function parseKindSelector(selector: string): KindSelector {
   const parts = selector.split('/');
-  let kindIdx = parts.findIndex((p) => /^[A-Z]/.test(p));
-  // All-wildcard selectors: "*" kind, "*/*" kind/subresource, "g/v/*" and "g/v/*/sub".
-  if (kindIdx < 0) kindIdx = parts.length === 1 ? 0 : parts.length === 2 ? (parts[0] === '*' ? 0 : 1) : 2;
+  const kindIdx = kindIndex(parts);
   const before = parts.slice(0, kindIdx);
   const after = parts.slice(kindIdx + 1);
   const group = before.length === 2 ? before[0]! : before.length === 1 ? '' : '*';

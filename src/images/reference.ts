@@ -278,7 +278,26 @@ export function formatImageInfo(info: Pick<ImageInfo, 'registry' | 'path' | 'tag
  * ImageReferenceError whose message matches Kyverno's
  * `bad image: <full>, defaultRegistry: …, enableDefaultRegistryMutation: …: <reason>`.
  */
+// The same few images are admitted over and over: parse each once (default
+// options only; results are frozen because they are shared).
+const parsedCache = new Map<string, Readonly<ParsedImageReference>>();
+const parsedCacheMax = 4096;
+
 export function parseImageReference(image: string, options: ParseOptions = {}): ParsedImageReference {
+  const cacheable = options.defaultRegistry === undefined && options.enableDefaultRegistryMutation === undefined;
+  if (cacheable) {
+    const hit = parsedCache.get(image);
+    if (hit) return hit as ParsedImageReference;
+  }
+  const parsed = parseUncached(image, options);
+  if (cacheable) {
+    if (parsedCache.size >= parsedCacheMax) parsedCache.delete(parsedCache.keys().next().value!);
+    parsedCache.set(image, Object.freeze(parsed));
+  }
+  return parsed;
+}
+
+function parseUncached(image: string, options: ParseOptions): ParsedImageReference {
   const defaultRegistry = options.defaultRegistry ?? DEFAULT_REGISTRY;
   const mutate = options.enableDefaultRegistryMutation ?? true;
   const full = needsDefaultRegistry(image) ? `${defaultRegistry}/${image}` : image;

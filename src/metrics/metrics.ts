@@ -5,6 +5,7 @@
  */
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import { FastCounter, FastHistogram } from './fast.ts';
+import { CelPolicyMetrics } from './cel.ts';
 import type { Operation, RuleResponse } from '../engine/types.ts';
 import type { CompiledPolicy } from '../policy/compile.ts';
 import {
@@ -12,7 +13,8 @@ import {
 } from './labels.ts';
 
 /** Policy fields the metrics need (a CompiledPolicy satisfies it). */
-export type PolicyInfo = Pick<CompiledPolicy, 'name' | 'namespace' | 'kind' | 'rules' | 'validationFailureAction' | 'background'>;
+export type PolicyInfo = Pick<CompiledPolicy, 'name' | 'namespace' | 'kind' | 'rules' | 'validationFailureAction' | 'background'>
+  & { cel?: { type: string } };
 
 /** Request facts that label the admission and policy-result series. */
 export interface RequestLabels {
@@ -44,6 +46,8 @@ export class Metrics {
   readonly policyExecutionDuration: FastHistogram;
   readonly policyRuleInfo: Gauge<string>;
   readonly policyChanges: Counter<string>;
+  /** policies.kyverno.io kinds (ValidatingPolicy, MutatingPolicy, …). */
+  readonly celPolicies: CelPolicyMetrics;
   readonly #namespaces: BoundedLabel;
   readonly #kinds: BoundedLabel;
 
@@ -63,6 +67,7 @@ export class Metrics {
     this.policyExecutionDuration = new FastHistogram(registry, 'kyverno_policy_execution_duration_seconds',
       'can be used to track the latencies (in seconds) associated with the execution/processing of the individual rules under Kyverno policies whenever they evaluate incoming resource requests',
       RULE_BUCKETS);
+    this.celPolicies = new CelPolicyMetrics(registry, RULE_BUCKETS);
     this.policyRuleInfo = new Gauge({
       name: 'kyverno_policy_rule_info_total',
       help: 'can be used to track the info of the rules or/and policies present in the cluster. 1 means the rule is currently existent in the cluster',
@@ -92,7 +97,8 @@ export class Metrics {
 
   /**
    * One policy's rule results for one request. `fallbackSeconds` is used for rules
-   * whose response carries no own timing.
+   * whose response carries no own timing. policies.kyverno.io kinds go to their own
+   * Kyverno series (see cel.ts), never to kyverno_policy_results_total.
    */
   recordPolicyResults(
     policy: PolicyInfo,
@@ -101,6 +107,12 @@ export class Metrics {
     fallbackSeconds: number,
   ): void {
     const b = this.#bounded(req);
+    if (policy.cel) {
+      let seconds = 0;
+      for (const rule of rules) seconds += rule.durationSeconds ?? fallbackSeconds;
+      this.celPolicies.record(policy, rules.map((r) => r.status), b, seconds);
+      return;
+    }
     const prefix = `${policy.kind}\0${policy.namespace ?? ''}\0${policy.name}\0${policy.validationFailureAction}\0${policy.background}\0${b.kind}\0${b.namespace}\0${b.operation}\0${req.dryRun}\0`;
     for (const rule of rules) {
       const key = `${prefix}${rule.name}\0${rule.type}\0${rule.status}`;

@@ -6,6 +6,7 @@
  * honouring the `pod-policies.kyverno.io/autogen-controllers` annotation.
  */
 import type { JsonObject, JsonValue } from '../engine/types.ts';
+import { kindOfSelector } from '../engine/match.ts';
 
 export const autogenAnnotation = 'pod-policies.kyverno.io/autogen-controllers';
 export const podControllers = ['DaemonSet', 'Deployment', 'Job', 'StatefulSet', 'ReplicaSet', 'ReplicationController', 'CronJob'];
@@ -15,13 +16,7 @@ const podOrControllers = new Set([...podControllers, 'Pod']);
 type Rule = JsonObject;
 type ResourceDescription = JsonObject & { kinds?: string[] };
 
-/** Kind name of a kind selector ("apps/v1/Deployment" → "Deployment", "Pod/exec" → "Pod"). */
-function kindName(selector: string): string {
-  const parts = selector.split('/');
-  const i = parts.findIndex((p) => /^[A-Z]/.test(p));
-  return i >= 0 ? parts[i]! : parts[parts.length - 1]!;
-}
-const containsKind = (kinds: readonly string[] | undefined, kind: string) => !!kinds?.some((k) => kindName(k) === kind);
+const containsKind = (kinds: readonly string[] | undefined, kind: string) => !!kinds?.some((k) => kindOfSelector(k) === kind);
 
 function filters(block: JsonValue | undefined): { rd: ResourceDescription[] } {
   const rd: ResourceDescription[] = [];
@@ -38,7 +33,7 @@ function supportsAutogen(rd: ResourceDescription, needed: { v: boolean }): boole
   if (rd.name || (Array.isArray(rd.names) && rd.names.length > 0) || rd.selector || rd.annotations) return false;
   const kinds = rd.kinds ?? [];
   if (kinds.length > 1 && containsKind(kinds, 'Pod')) return false;
-  if (kinds.some((k) => podOrControllers.has(kindName(k)))) needed.v = true;
+  if (kinds.some((k) => podOrControllers.has(kindOfSelector(k)))) needed.v = true;
   return true;
 }
 

@@ -7,7 +7,7 @@
 import type { JsonObject } from '../engine/types.ts';
 import type { LoadedPolicy, PolicyLoadError } from './types.ts';
 import { expandAutogen } from './autogen.ts';
-import { compileRuleMatcher, type CompiledMatcher } from '../engine/match.ts';
+import { compileRuleMatcher, kindOfSelector, type CompiledMatcher } from '../engine/match.ts';
 import { compileRuleHandler, type RuleHandler } from '../engine/handlers/index.ts';
 import { compileConditionBlock, type CompiledConditionBlock } from '../engine/handlers/preconditions.ts';
 import { compileCelPolicy, UnsupportedPolicyError, type CompiledValidatingPolicy, type CompiledMutatingPolicy } from '../cel/index.ts';
@@ -38,6 +38,8 @@ export interface CompiledRule {
   handler: RuleHandler;
   /** validate.allowExistingViolations (default true). */
   allowExistingViolations: boolean;
+  /** Kind names the match block can select (null: any kind, e.g. a wildcard or no kinds). */
+  kindNames: ReadonlySet<string> | null;
 }
 
 /** A policies.kyverno.io policy: evaluated as a whole by src/cel, not rule by rule. */
@@ -120,6 +122,32 @@ function compileCel(loaded: LoadedPolicy): CompiledPolicy {
   };
 }
 
+/**
+ * The kind names a match block can select, for a cheap pre-filter per request.
+ * null when any kind may match: a filter without kinds, or a wildcard kind.
+ */
+function matchKindNames(match: JsonObject | undefined): ReadonlySet<string> | null {
+  if (!match) return null;
+  const filters = [match.resources, ...((match.any as JsonObject[] | undefined) ?? []).map((f) => f.resources),
+    ...((match.all as JsonObject[] | undefined) ?? []).map((f) => f.resources)].filter((r) => r !== undefined) as JsonObject[];
+  if (filters.length === 0) return null;
+  const names = new Set<string>();
+  const isAll = Array.isArray(match.all) && (match.all as JsonObject[]).length > 0 && !(Array.isArray(match.any) && (match.any as JsonObject[]).length > 0);
+  for (const f of filters) {
+    const kinds = f.kinds as string[] | undefined;
+    if (!kinds || kinds.length === 0) {
+      if (isAll) continue; // under `all`, another filter constrains the kind
+      return null;
+    }
+    for (const k of kinds) {
+      const name = kindOfSelector(k);
+      if (name.includes('*') || name.includes('?')) return null;
+      names.add(name);
+    }
+  }
+  return names.size > 0 ? names : null;
+}
+
 export function compilePolicy(loaded: LoadedPolicy): CompiledPolicy {
   if (loaded.kind !== 'ClusterPolicy' && loaded.kind !== 'Policy') return compileCel(loaded);
   const spec = loaded.raw.spec;
@@ -142,6 +170,7 @@ export function compilePolicy(loaded: LoadedPolicy): CompiledPolicy {
         preconditions: rule.preconditions ? compileConditionBlock(rule.preconditions) : undefined,
         handler: compileRuleHandler(rule),
         allowExistingViolations: validate.allowExistingViolations !== false,
+        kindNames: matchKindNames(rule.match as JsonObject | undefined),
       };
     } catch (err) {
       throw new PolicyCompileError(`/spec/rules/${i}`, `rule "${String(rule.name)}": ${(err as Error).message}`);

@@ -5,7 +5,7 @@
  */
 import type { Logger } from 'pino';
 import type { AdmissionInput } from '../engine/types.ts';
-import type { EvaluateOptions, EvaluationResult } from '../engine/engine.ts';
+import type { EngineOptions, EvaluateOptions, EvaluationResult } from '../engine/engine.ts';
 import type { CompiledPolicy } from '../policy/compile.ts';
 import type { PolicyLoadError } from '../policy/types.ts';
 import type { Metrics } from '../metrics/metrics.ts';
@@ -50,6 +50,8 @@ export interface PolicyStoreOptions {
   paths?: readonly string[];
   loader?: PolicyLoader;
   createDecider?: (policies: readonly CompiledPolicy[]) => Decider;
+  /** Options for the default Engine: the server's ContextResolver and registry client. */
+  engineOptions?: EngineOptions;
   budgetMs: number;
   metrics?: Metrics;
   logger?: Logger;
@@ -86,7 +88,8 @@ export class PolicyStore implements PolicySource {
   async #deciderFactory(): Promise<(policies: readonly CompiledPolicy[]) => Decider> {
     if (this.#options.createDecider) return this.#options.createDecider;
     const { Engine } = await import('../engine/engine.ts');
-    return (policies) => new Engine(policies);
+    const engineOptions = this.#options.engineOptions ?? {};
+    return (policies) => new Engine(policies, engineOptions);
   }
 
   /** Install a compiled set (counting created/updated/deleted policies). */

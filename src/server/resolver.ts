@@ -1,0 +1,254 @@
+/**
+ * The server's ContextResolver: answers rule `context` entries from the
+ * outside world.
+ *  - imageRegistry → src/images fetchImageData over one shared RegistryClient
+ *    (docker config credentials, custom CA), the same client verifyImages uses;
+ *  - configMap / apiCall (urlPath) → the Kubernetes API server through
+ *    @kubernetes/client-node's KubeConfig (kubeconfig file or in-cluster),
+ *    behind a small TTL cache with single-flight, so admissions do not each
+ *    hit the API server.
+ * Without a cluster, configMap/apiCall throw a clear error: the engine reports
+ * the rule as `error` and the policy's failurePolicy decides.
+ */
+import { readFile } from 'node:fs/promises';
+import { request as httpRequest, type Agent as HttpAgent, type RequestOptions } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import { LRUCache } from 'lru-cache';
+import type { ContextResolver, JsonObject, JsonValue, KubeObject } from '../engine/types.ts';
+import { RegistryClient, credentialStore, fetchImageData, loadDockerConfigFile } from '../images/index.ts';
+
+export interface KubeRequest {
+  method: 'GET' | 'POST';
+  /** API path with optional query, e.g. `/api/v1/namespaces/default/configmaps/x`. */
+  path: string;
+  body?: JsonValue;
+}
+
+export interface KubeResponse {
+  status: number;
+  body: Buffer;
+}
+
+/** One request to the API server. */
+export type KubeTransport = (req: KubeRequest) => Promise<KubeResponse>;
+
+export interface ServerResolverOptions {
+  /** Registry client for imageRegistry entries (default: anonymous client). */
+  registry?: RegistryClient;
+  /** API server access; undefined = no cluster (configMap/apiCall throw). */
+  kube?: KubeTransport;
+  /** Cache lifetime of configMap / GET apiCall / imageRegistry answers (default 30 s; 0 disables). */
+  cacheTtlMs?: number;
+  /** Most cached answers per kind (default 500). */
+  cacheMax?: number;
+}
+
+const NO_CLUSTER = 'no Kubernetes cluster configured (run in a cluster or pass --kubeconfig)';
+/** Largest API response read (a bounded admission must not buffer a huge list). */
+const MAX_RESPONSE_BYTES = 8 * 1024 * 1024;
+
+type Loader<T> = (key: string) => Promise<T>;
+
+/** TTL + single-flight cache: concurrent misses share one promise; failures are not kept. */
+function cached<T extends {}>(load: Loader<T>, ttlMs: number, max: number): Loader<T> {
+  if (ttlMs <= 0) return load;
+  const cache = new LRUCache<string, Promise<T>>({ max, ttl: ttlMs });
+  return (key) => {
+    const hit = cache.get(key);
+    if (hit) return hit;
+    const p = load(key);
+    cache.set(key, p);
+    p.catch(() => { if (cache.get(key) === p) cache.delete(key); });
+    return p;
+  };
+}
+
+/** `failed to GET ...: <apiserver Status message>`. */
+function apiError(method: string, path: string, res: KubeResponse): Error {
+  let reason = `HTTP ${res.status}`;
+  try {
+    const status = JSON.parse(res.body.toString('utf8')) as { message?: string };
+    if (typeof status.message === 'string' && status.message) reason = status.message;
+  } catch { /* not a Status object */ }
+  return new Error(`failed to ${method} resource with raw url: ${path}: ${reason}`);
+}
+
+function parseJson(path: string, body: Buffer): JsonValue {
+  try {
+    return JSON.parse(body.toString('utf8')) as JsonValue;
+  } catch {
+    throw new Error(`failed to decode the response of ${path}: invalid JSON`);
+  }
+}
+
+/** Kyverno's apiCall `data` is a list of {key, value}; it becomes the JSON body. */
+function requestBody(data: JsonValue | undefined): JsonValue | undefined {
+  if (data === undefined || data === null) return undefined;
+  if (!Array.isArray(data)) return data;
+  const body: JsonObject = {};
+  for (const item of data) {
+    if (item && typeof item === 'object' && !Array.isArray(item) && typeof item.key === 'string') body[item.key] = item.value ?? null;
+  }
+  return body;
+}
+
+/** API paths are relative to the server: reject anything that could leave it. */
+function checkPath(path: string): string {
+  if (!path.startsWith('/') || path.startsWith('//') || path.includes('\\') || /(^|\/)\.\.?(\/|\?|$)/.test(path)) {
+    throw new Error(`invalid apiCall urlPath ${JSON.stringify(path)}: must be an absolute API server path`);
+  }
+  return path;
+}
+
+// Kubernetes object names: DNS subdomain (configmaps) / label (namespaces).
+const NAME = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
+
+export class ServerResolver implements ContextResolver {
+  readonly registry: RegistryClient;
+  readonly #kube: KubeTransport | undefined;
+  readonly #get: Loader<JsonValue | undefined>;
+  readonly #image: Loader<JsonObject>;
+
+  constructor(options: ServerResolverOptions = {}) {
+    this.registry = options.registry ?? new RegistryClient();
+    this.#kube = options.kube;
+    const ttl = options.cacheTtlMs ?? 30_000;
+    const max = options.cacheMax ?? 500;
+    // GET answers are cached by path; 404 is cached as "absent" (undefined is wrapped in a box).
+    const get = cached(async (path: string) => ({ value: await this.#request('GET', path) }), ttl, max);
+    this.#get = async (path) => (await get(path)).value;
+    this.#image = cached((ref: string) => fetchImageData(ref, this.registry), ttl, max);
+  }
+
+  /** One API request; undefined for 404 on GET. */
+  async #request(method: 'GET' | 'POST', path: string, body?: JsonValue): Promise<JsonValue | undefined> {
+    if (!this.#kube) throw new Error(NO_CLUSTER);
+    const res = await this.#kube({ method, path, ...(body !== undefined ? { body } : {}) });
+    if (res.status === 404 && method === 'GET') return undefined;
+    if (res.status < 200 || res.status >= 300) throw apiError(method, path, res);
+    return parseJson(path, res.body);
+  }
+
+  async configMap(namespace: string, name: string): Promise<KubeObject | undefined> {
+    if (!this.#kube) throw new Error(`cannot read configmap ${namespace}/${name}: ${NO_CLUSTER}`);
+    if (!NAME.test(namespace) || !NAME.test(name)) throw new Error(`invalid configmap reference ${namespace}/${name}`);
+    const obj = await this.#get(`/api/v1/namespaces/${namespace}/configmaps/${name}`);
+    return obj === undefined ? undefined : (obj as KubeObject);
+  }
+
+  async apiCall(call: { urlPath?: string; method?: string; data?: JsonValue; service?: JsonValue }): Promise<JsonValue> {
+    if (call.service !== undefined && call.service !== null) throw new Error('apiCall.service is not supported by this server; use urlPath');
+    const path = checkPath(String(call.urlPath ?? ''));
+    if (!this.#kube) throw new Error(`cannot call ${path}: ${NO_CLUSTER}`);
+    const method = (call.method ?? 'GET').toUpperCase();
+    if (method === 'GET') {
+      const value = await this.#get(path);
+      if (value === undefined) throw new Error(`failed to GET resource with raw url: ${path}: the server could not find the requested resource`);
+      return value;
+    }
+    if (method !== 'POST') throw new Error(`apiCall method ${method} is not supported (GET or POST)`);
+    // POST (e.g. SubjectAccessReview) is answered fresh: its body varies per request.
+    const value = await this.#request('POST', path, requestBody(call.data));
+    return value ?? null;
+  }
+
+  imageData(reference: string): Promise<JsonValue> {
+    return this.#image(reference);
+  }
+}
+
+export interface KubeConfigOptions {
+  /** Kubeconfig file; without it the default loading rules apply (KUBECONFIG, ~/.kube/config, in-cluster). */
+  kubeconfig?: string;
+  /** Per-request timeout in ms (default 10 000). */
+  timeoutMs?: number;
+}
+
+/**
+ * A KubeTransport over @kubernetes/client-node's KubeConfig: it supplies the
+ * server URL, TLS material and (refreshed) credentials for each request.
+ * Loaded lazily so offline use never pays for the client.
+ */
+export async function kubeTransport(options: KubeConfigOptions = {}): Promise<KubeTransport> {
+  const { KubeConfig } = await import('@kubernetes/client-node');
+  const kc = new KubeConfig();
+  if (options.kubeconfig) kc.loadFromFile(options.kubeconfig);
+  else kc.loadFromDefault();
+  const cluster = kc.getCurrentCluster();
+  if (!cluster) throw new Error(`kubeconfig ${options.kubeconfig ?? '(default)'} has no current cluster`);
+  const base = new URL(cluster.server);
+  const prefix = base.pathname.replace(/\/$/, '');
+  const timeoutMs = options.timeoutMs ?? 10_000;
+  let agent: HttpAgent | undefined;
+  return async ({ method, path, body }) => {
+    const url = new URL(base.origin + prefix + checkPath(path));
+    if (url.origin !== base.origin) throw new Error(`invalid API path ${path}`);
+    const opts: RequestOptions & { headers: Record<string, string> } = {
+      method, headers: { accept: 'application/json' }, timeout: timeoutMs,
+    };
+    // Credentials are applied per request (token files rotate); the agent (TLS, keep-alive) is kept.
+    await kc.applyToHTTPSOptions(opts as never);
+    agent ??= opts.agent as HttpAgent | undefined;
+    if (agent) opts.agent = agent;
+    const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
+    if (payload) { opts.headers['content-type'] = 'application/json'; opts.headers['content-length'] = String(payload.length); }
+    const send = url.protocol === 'http:' ? httpRequest : httpsRequest;
+    return new Promise<KubeResponse>((resolve, reject) => {
+      const req = send(url, opts, (res) => {
+        const chunks: Buffer[] = [];
+        let size = 0;
+        res.on('data', (c: Buffer) => {
+          size += c.length;
+          if (size > MAX_RESPONSE_BYTES) { req.destroy(new Error(`response of ${path} exceeds ${MAX_RESPONSE_BYTES} bytes`)); return; }
+          chunks.push(c);
+        });
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks) }));
+        res.on('error', reject);
+      });
+      req.on('timeout', () => req.destroy(new Error(`request to ${path} timed out after ${timeoutMs} ms`)));
+      req.on('error', reject);
+      req.end(payload);
+    });
+  };
+}
+
+export interface RegistryFiles {
+  /** docker config.json with registry credentials (default `$DOCKER_CONFIG/config.json` when DOCKER_CONFIG is set). */
+  configFile?: string;
+  /** Extra CA certificates (PEM) for registries. */
+  caFile?: string;
+  env?: NodeJS.ProcessEnv;
+}
+
+/** The shared RegistryClient: docker config credentials and a custom CA. */
+export async function registryClientFromFiles(files: RegistryFiles = {}): Promise<RegistryClient> {
+  const env = files.env ?? process.env;
+  const configFile = files.configFile ?? (env.DOCKER_CONFIG ? `${env.DOCKER_CONFIG}/config.json` : undefined);
+  const credentials = configFile ? credentialStore(await loadDockerConfigFile(configFile)) : undefined;
+  let ca: string | undefined;
+  if (files.caFile) {
+    try {
+      ca = await readFile(files.caFile, 'utf8');
+    } catch (e) {
+      throw new Error(`cannot read registry CA ${files.caFile}: ${(e as Error).message}`);
+    }
+  }
+  return new RegistryClient({ ...(credentials ? { credentials } : {}), ...(ca ? { ca } : {}) });
+}
+
+export interface ServerContextOptions extends RegistryFiles {
+  /** Kubeconfig file; without it a cluster is used only when KUBERNETES_SERVICE_HOST is set (in-cluster). */
+  kubeconfig?: string;
+  cacheTtlMs?: number;
+}
+
+/** Build the resolver and registry client the server hands its Engine. */
+export async function createServerResolver(options: ServerContextOptions = {}): Promise<ServerResolver> {
+  const env = options.env ?? process.env;
+  const registry = await registryClientFromFiles(options);
+  const inCluster = !!env.KUBERNETES_SERVICE_HOST;
+  const kube = options.kubeconfig || inCluster
+    ? await kubeTransport(options.kubeconfig ? { kubeconfig: options.kubeconfig } : {})
+    : undefined;
+  return new ServerResolver({ registry, ...(kube ? { kube } : {}), ...(options.cacheTtlMs !== undefined ? { cacheTtlMs: options.cacheTtlMs } : {}) });
+}

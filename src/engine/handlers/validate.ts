@@ -70,10 +70,16 @@ function validatePatterns(spec: ValidatorSpec, resource: JsonValue, data: Contex
 }
 
 async function runValidator(spec: ValidatorSpec, env: RuleEnv, element: JsonValue | undefined): Promise<HandlerResult | undefined> {
-  const { data } = env;
   // Kyverno reports a foreach element's failed preconditions without their reason.
-  const skipped = await loadContextAndCheck(spec.context, spec.preconditions, data, env.resolver, env.pinned, false);
+  const skipped = await loadContextAndCheck(spec.context, spec.preconditions, env.data, env.resolver, env.pinned, false);
   if (skipped) return skipped;
+  if (spec.foreach && !spec.deny && !spec.pattern && !spec.anyPattern) return validateForeach(spec, env);
+  return checkNow(spec, env, element);
+}
+
+/** deny / pattern / anyPattern: synchronous, so plain rules never allocate a promise. */
+function checkNow(spec: ValidatorSpec, env: RuleEnv, element: JsonValue | undefined): HandlerResult | undefined {
+  const { data } = env;
   if (spec.deny) {
     let r: { passed: boolean };
     try {
@@ -91,7 +97,6 @@ async function runValidator(spec: ValidatorSpec, env: RuleEnv, element: JsonValu
     if (target === undefined) return undefined;
     return validatePatterns(spec, target as JsonValue, data);
   }
-  if (spec.foreach) return validateForeach(spec, env);
   return undefined;
 }
 
@@ -161,10 +166,9 @@ function compileValidator(v: JsonObject, ruleName: string, message: string | und
 export function compileValidateHandler(ruleName: string, validate: JsonObject): RuleHandler {
   const message = typeof validate.message === 'string' && validate.message !== '' ? validate.message : undefined;
   const spec = compileValidator(validate, ruleName, message, false);
-  return async (env) => {
-    const r = await runValidator(spec, env, undefined);
-    return r ?? { status: 'skip', message: 'rule skipped' };
-  };
+  const skipped: HandlerResult = { status: 'skip', message: 'rule skipped' };
+  if (!spec.foreach) return (env) => checkNow(spec, env, undefined) ?? skipped;
+  return async (env) => (await runValidator(spec, env, undefined)) ?? skipped;
 }
 
 export type { KubeObject };

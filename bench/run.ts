@@ -30,6 +30,19 @@ Baseline: JSON-parsing the same Pod and building its admission input, the floor 
 Target: under 20 µs per Pod for this bundle.`);
 
 try {
+  const { runCelBench, celBenchMarkdown } = await import('./cel.ts');
+  console.log('cel: Pod Security Standards, patterns vs CEL …');
+  const r = await runCelBench();
+  if (r) {
+    console.log(r);
+    sections.push(celBenchMarkdown(r));
+  }
+} catch (err) {
+  console.error(`CEL benchmark failed: ${(err as Error).message}`);
+  process.exitCode = 1;
+}
+
+try {
   // The image benchmark uses the same real components as the tests.
   execFileSync('bash', ['test/support/setup-images.sh'], { stdio: 'inherit' });
   const { runImageBench, imageBenchMarkdown } = await import('./images.ts');

@@ -6,6 +6,7 @@
  * and the GitHub workflow extensions.
  */
 import { X509Certificate } from 'node:crypto';
+import { compileGoRegex, goRegexTest } from '../../engine/jmespath/goregex.ts';
 
 const CODE_SIGNING = '1.3.6.1.5.5.7.3.3';
 const MAX_CHAIN = 10;
@@ -180,18 +181,16 @@ export function hasEmbeddedSct(cert: X509Certificate): boolean {
 
 const REGEXP_MAX = 1024;
 const SUBJECT_MAX = 4096;
-const regexps = new Map<string, RegExp>();
 
-/** Compile a policy-supplied RE2-style pattern once (length-capped). Anchored like Go's MatchString is not: unanchored search. */
-export function policyRegExp(pattern: string): RegExp {
-  let r = regexps.get(pattern);
-  if (!r) {
-    if (pattern.length > REGEXP_MAX) throw new Error(`regular expression longer than ${REGEXP_MAX} characters`);
-    r = new RegExp(pattern);
-    if (regexps.size > 1000) regexps.clear();
-    regexps.set(pattern, r);
-  }
-  return r;
+/**
+ * A policy-supplied regular expression (subjectRegExp, issuerRegExp) with Go's
+ * RE2 semantics, compiled once, length-capped and run by a linear-time engine,
+ * since it is matched against certificate fields an attacker controls.
+ */
+export function policyRegExp(pattern: string): { test(s: string): boolean } {
+  if (pattern.length > REGEXP_MAX) throw new Error(`regular expression longer than ${REGEXP_MAX} characters`);
+  compileGoRegex(pattern); // report a bad pattern now
+  return { test: (s: string) => goRegexTest(pattern, s) };
 }
 
 export interface IdentityPolicy {

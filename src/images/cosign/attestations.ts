@@ -195,7 +195,7 @@ export interface AttestationResult {
 
 export async function verifyImageAttestations(image: string | ImageInfo, attestations: AttestationSpec[],
   options: VerifyOptions & { evaluate: ConditionEvaluator; statementCache?: VerificationCache<StatementsEntry> }): Promise<AttestationResult> {
-  const info: ImageInfo = typeof image === 'string' ? parseImageReference(image, options.parse) : { ...image };
+  const info: ImageInfo = typeof image === 'string' ? { ...parseImageReference(image, options.parse) } : { ...image };
   let imageStr = formatImageInfo(info);
   const parsed = parseImageReference(imageStr, options.parse);
   const timeout = AbortSignal.timeout(options.timeoutMs ?? 10_000);

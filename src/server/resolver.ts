@@ -155,6 +155,22 @@ export class ServerResolver implements ContextResolver {
   imageData(reference: string): Promise<JsonValue> {
     return this.#image(reference);
   }
+
+  /** Whether configMap / apiCall / secretKey can reach an API server. */
+  get hasCluster(): boolean {
+    return this.#kube !== undefined;
+  }
+
+  /** verifyImages `keys.secret`: the PEM in the Secret's `cosign.pub` (cosign's key for k8s:// references). */
+  async secretKey(ref: { namespace: string; name: string }): Promise<string> {
+    if (!this.#kube) throw new Error(NO_CLUSTER);
+    if (!NAME.test(ref.namespace) || !NAME.test(ref.name)) throw new Error('invalid secret reference');
+    const secret = await this.#get(`/api/v1/namespaces/${ref.namespace}/secrets/${ref.name}`) as { data?: Record<string, string> } | undefined;
+    if (!secret) throw new Error('secret not found');
+    const pem = secret.data?.['cosign.pub'];
+    if (typeof pem !== 'string' || pem === '') throw new Error('secret has no cosign.pub key');
+    return Buffer.from(pem, 'base64').toString('utf8');
+  }
 }
 
 export interface KubeConfigOptions {

@@ -135,11 +135,15 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   };
 }
 
-/** One RegistryClient shared by imageRegistry context entries and verifyImages rules. */
+/**
+ * One RegistryClient shared by imageRegistry context entries and verifyImages
+ * rules; with a cluster, verifyImages `keys.secret` is read through the resolver too.
+ */
 async function defaultEngineOptions(context: ServerContextOptions | undefined): Promise<EngineOptions> {
   const { createServerResolver } = await import('./resolver.ts');
   const resolver = await createServerResolver(context);
-  return { resolver, images: { client: resolver.registry } };
+  const secretKey = resolver.hasCluster ? (ref: { namespace: string; name: string }) => resolver.secretKey(ref) : undefined;
+  return { resolver, images: { client: resolver.registry, ...(secretKey ? { secretKey } : {}) } };
 }
 
 /** /metrics on its own plain-HTTP listener so scraping never touches the admission port. */

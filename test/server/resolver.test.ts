@@ -53,6 +53,10 @@ async function fakeApiServer(t: { teardown(fn: () => unknown): void }) {
         return send(403, status(403, 'secrets is forbidden: User "system:serviceaccount:portcullis:portcullis" cannot list resource "secrets"'));
       case '/apis/authorization.k8s.io/v1/subjectaccessreviews':
         return send(201, JSON.stringify({ kind: 'SubjectAccessReview', echo: JSON.parse(body), status: { allowed: true } }));
+      case '/api/v1/namespaces/kyverno/secrets/cosign-key':
+        return send(200, JSON.stringify({ kind: 'Secret', data: { 'cosign.pub': Buffer.from('-----BEGIN PUBLIC KEY-----\nabc\n-----END PUBLIC KEY-----\n').toString('base64') } }));
+      case '/api/v1/namespaces/kyverno/secrets/other':
+        return send(200, JSON.stringify({ kind: 'Secret', data: { 'tls.crt': 'eA==' } }));
       case '/flaky':
         return ++flaky === 1 ? send(500, status(500, 'etcd timeout')) : send(200, '{"ok":true}');
       default:
@@ -120,6 +124,17 @@ t.test('apiCall: GET with query, API errors carry the Status message, POST body 
   }
   await t.rejects(r.apiCall({ urlPath: '/x', method: 'DELETE' }), /method DELETE is not supported/);
   await t.rejects(r.apiCall({ urlPath: '/x', service: { url: 'https://svc' } }), /apiCall.service is not supported/);
+});
+
+t.test('verifyImages keys.secret: the cosign.pub of the Secret', async (t) => {
+  const api = await fakeApiServer(t);
+  const r = new ServerResolver({ kube: await kubeTransport({ kubeconfig: api.kubeconfig }) });
+  t.ok(r.hasCluster);
+  t.match(await r.secretKey({ namespace: 'kyverno', name: 'cosign-key' }), /^-----BEGIN PUBLIC KEY-----\nabc\n/);
+  await t.rejects(r.secretKey({ namespace: 'kyverno', name: 'other' }), /no cosign.pub key/);
+  await t.rejects(r.secretKey({ namespace: 'kyverno', name: 'missing' }), /secret not found/);
+  t.notOk(new ServerResolver().hasCluster);
+  await t.rejects(new ServerResolver().secretKey({ namespace: 'kyverno', name: 'cosign-key' }), /no Kubernetes cluster configured/);
 });
 
 t.test('cacheTtlMs 0 asks the API server every time', async (t) => {

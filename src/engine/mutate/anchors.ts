@@ -11,7 +11,19 @@ export interface Anchor {
   key: string;
 }
 
+// Pattern keys come from policies (a bounded set) and are parsed on every
+// request: remember each answer.
+const parsed = new Map<string, Anchor | null>();
+
 export function parseAnchor(s: string): Anchor | null {
+  const hit = parsed.get(s);
+  if (hit !== undefined) return hit;
+  const a = parseUncached(s);
+  if (parsed.size < 10_000) parsed.set(s, a);
+  return a;
+}
+
+function parseUncached(s: string): Anchor | null {
   if (s.length < 2 || s.charCodeAt(s.length - 1) !== 41 /* ) */) return null;
   const c = s[0];
   let type: AnchorType;

@@ -87,7 +87,6 @@ function compileOne(doc: KubeObject): CompiledException {
   const key = meta.namespace ? `${meta.namespace}/${meta.name ?? ''}` : String(meta.name ?? '');
   const spec = (doc.spec ?? {}) as JsonObject;
   const list = Array.isArray(spec.exceptions) ? (spec.exceptions as JsonObject[]) : [];
-  if (list.length === 0) throw new Error('spec.exceptions must list at least one policy');
   const names = list.map((e, i) => {
     if (typeof e?.policyName !== 'string' || e.policyName === '') throw new Error(`spec.exceptions[${i}].policyName: An exception requires a policy name`);
     const ruleNames = Array.isArray(e.ruleNames) ? (e.ruleNames as JsonValue[]).map(String) : [];
@@ -99,8 +98,7 @@ function compileOne(doc: KubeObject): CompiledException {
   if (spec.background !== false && filters.some(hasUserInfo)) {
     throw new Error('spec.match: invalid field: user information (roles, clusterRoles, subjects) requires spec.background: false');
   }
-  const anyAll = (Array.isArray(match.any) && match.any.length > 0) || (Array.isArray(match.all) && match.all.length > 0);
-  const matches: CompiledMatcher = anyAll ? compileRuleMatcher(match, undefined) : () => false;
+  const matches = compileExceptionMatch(match);
   let conditions: CompiledConditions | undefined;
   if (spec.conditions !== undefined && spec.conditions !== null) {
     try {
@@ -111,6 +109,28 @@ function compileOne(doc: KubeObject): CompiledException {
   }
   const podSecurity = Array.isArray(spec.podSecurity) ? (spec.podSecurity as unknown as PodSecurityExclude[]) : [];
   return { key, names, matches, ...(conditions ? { conditions } : {}), podSecurity };
+}
+
+const requestHasUserInfo = ({ input }: MatchTarget) => {
+  const u = input.userInfo;
+  return !!(u.username || u.uid || u.groups?.length || input.roles.length || input.clusterRoles.length);
+};
+
+/**
+ * any/all of resource filters. Unlike rule matching, a filter naming users is
+ * checked strictly: a request without user info (offline runs) does not match
+ * it, as Kyverno's exception matcher compares against the empty user info.
+ */
+function compileExceptionMatch(match: JsonObject): CompiledMatcher {
+  const any = Array.isArray(match.any) && match.any.length > 0 ? (match.any as JsonObject[]) : undefined;
+  const all = !any && Array.isArray(match.all) && match.all.length > 0 ? (match.all as JsonObject[]) : undefined;
+  const list = any ?? all;
+  if (!list) return () => false;
+  const filters = list.map((f) => {
+    const m = compileRuleMatcher({ any: [f] }, undefined);
+    return hasUserInfo(f) ? (t: MatchTarget) => requestHasUserInfo(t) && m(t) : m;
+  });
+  return any ? (t) => filters.some((f) => f(t)) : (t) => filters.every((f) => f(t));
 }
 
 function namesRule(e: CompiledException, policy: string, rule: string): boolean {

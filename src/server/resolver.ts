@@ -63,14 +63,16 @@ function cached<T extends {}>(load: Loader<T>, ttlMs: number, max: number): Load
   };
 }
 
-/** `failed to GET ...: <apiserver Status message>`. */
+/** Kyverno's wording: `failed to GET resource with raw url: <path>: <apiserver Status message>`. */
 function apiError(method: string, path: string, res: KubeResponse): Error {
   let reason = `HTTP ${res.status}`;
   try {
     const status = JSON.parse(res.body.toString('utf8')) as { message?: string };
     if (typeof status.message === 'string' && status.message) reason = status.message;
   } catch { /* not a Status object */ }
-  return new Error(`failed to ${method} resource with raw url: ${path}: ${reason}`);
+  // Kyverno names RBAC refusals explicitly so they are not mistaken for policy errors.
+  const denied = res.status === 401 || res.status === 403 ? 'permission denied: ' : '';
+  return new Error(`failed to ${method} resource with raw url: ${path}: ${denied}${reason}`);
 }
 
 function parseJson(path: string, body: Buffer): JsonValue {
@@ -137,6 +139,7 @@ export class ServerResolver implements ContextResolver {
   }
 
   async apiCall(call: { urlPath?: string; method?: string; data?: JsonValue; service?: JsonValue }): Promise<JsonValue> {
+    // Service calls reach arbitrary URLs (Kyverno needed an SSRF fix with URL allow/block lists): not offered.
     if (call.service !== undefined && call.service !== null) throw new Error('apiCall.service is not supported by this server; use urlPath');
     const path = checkPath(String(call.urlPath ?? ''));
     if (!this.#kube) throw new Error(`cannot call ${path}: ${NO_CLUSTER}`);

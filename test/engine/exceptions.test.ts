@@ -176,6 +176,7 @@ spec:
   t.match(ex.errors[1]!.reason, /background: false/);
   t.equal(ex.find('p', 'r', target('Pod', 'a', 'x')), 'x/users-admission');
   t.equal(ex.find('p', 'r', target('Pod', 'a', 'x', { userInfo: { username: 'bob' } })), undefined);
+  t.equal(ex.find('p', 'r', target('Pod', 'a', 'x', { userInfo: {} })), undefined, 'no user info (offline): a user filter does not match');
 });
 
 t.test('podSecurity: whole-rule exceptions skip first; podSecurity entries exempt controls', async (t) => {

@@ -9,7 +9,7 @@
 import t from 'tap';
 import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
@@ -17,6 +17,10 @@ import {
   ServerResolver, createServerResolver, kubeTransport, registryClientFromFiles,
 } from '../../src/server/resolver.ts';
 import { PolicyStore } from '../../src/server/policy-set.ts';
+import { startServer } from '../../src/server/server.ts';
+import { generateCerts } from '../../src/server/certgen.ts';
+import { runServeCommand } from '../../src/cli/serve.ts';
+import { captureLogger, review } from './fixtures/helpers.ts';
 import type { AdmissionInput, JsonValue, KubeObject } from '../../src/engine/types.ts';
 
 interface Seen { method: string; url: string; auth: string | undefined; body: string }
@@ -107,7 +111,7 @@ t.test('apiCall: GET with query, API errors carry the Status message, POST body 
   await r.apiCall({ urlPath: '/api/v1/namespaces/default/pods?labelSelector=app%3Dweb' });
   t.equal(api.seen.length, 1, 'GET answers are cached');
 
-  await t.rejects(r.apiCall({ urlPath: '/api/v1/secrets' }), /failed to GET resource with raw url: \/api\/v1\/secrets: secrets is forbidden/);
+  await t.rejects(r.apiCall({ urlPath: '/api/v1/secrets' }), /failed to GET resource with raw url: \/api\/v1\/secrets: permission denied: secrets is forbidden/);
   await t.rejects(r.apiCall({ urlPath: '/api/v1/nothing' }), /could not find the requested resource/);
 
   const data: JsonValue = [{ key: 'kind', value: 'SubjectAccessReview' }, { key: 'spec', value: { user: 'alice' } }];
@@ -145,10 +149,7 @@ t.test('cacheTtlMs 0 asks the API server every time', async (t) => {
   t.equal(api.seen.length, 2);
 });
 
-t.test('the server Engine answers configMap context entries through the resolver', async (t) => {
-  const api = await fakeApiServer(t);
-  const dir = mkdtempSync(join(tmpdir(), 'portcullis-pol-'));
-  writeFileSync(join(dir, 'p.yaml'), `apiVersion: kyverno.io/v1
+const REGISTRY_POLICY = `apiVersion: kyverno.io/v1
 kind: ClusterPolicy
 metadata: {name: registries}
 spec:
@@ -167,7 +168,12 @@ spec:
           - key: "{{ request.object.spec.containers[0].image }}"
             operator: NotEquals
             value: "{{ allowed.data.registries }}/*"
-`);
+`;
+
+t.test('the server Engine answers configMap context entries through the resolver', async (t) => {
+  const api = await fakeApiServer(t);
+  const dir = mkdtempSync(join(tmpdir(), 'portcullis-pol-'));
+  writeFileSync(join(dir, 'p.yaml'), REGISTRY_POLICY);
   const resolver = new ServerResolver({ kube: await kubeTransport({ kubeconfig: api.kubeconfig }) });
   const noCluster = new ServerResolver();
   const input = (image: string): AdmissionInput => ({
@@ -237,4 +243,34 @@ t.test('imageData: registry credentials from a docker config file, cached answer
     t.equal(reg.gets() - before, 1, 'second lookup served from the cache');
   }
   await t.rejects(registryClientFromFiles({ caFile: join(dir, 'missing.pem'), env: {} }), /cannot read registry CA/);
+});
+
+t.test('startServer and serve: context options reach the Engine; a bad kubeconfig is fatal', async (t) => {
+  const api = await fakeApiServer(t);
+  const dir = mkdtempSync(join(tmpdir(), 'portcullis-srv-'));
+  const certs = await generateCerts({ names: ['localhost'] });
+  const tls = { certFile: join(dir, 'tls.crt'), keyFile: join(dir, 'tls.key') };
+  writeFileSync(tls.certFile, certs.cert);
+  writeFileSync(tls.keyFile, certs.key);
+  const policies = join(dir, 'policies');
+  mkdirSync(policies);
+  writeFileSync(join(policies, 'p.yaml'), REGISTRY_POLICY);
+  const base = { policyPaths: [policies], tls, host: '127.0.0.1', port: 0, metricsPort: null, logger: captureLogger().logger, watch: false, processMetrics: false } as const;
+
+  const server = await startServer({ ...base, context: { kubeconfig: api.kubeconfig, env: {} } });
+  t.teardown(() => server.close());
+  const admit = async (image: string) => {
+    const object = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p', namespace: 'default' }, spec: { containers: [{ name: 'c', image }] } };
+    const res = await server.app.inject({ method: 'POST', url: '/validate', payload: JSON.stringify(review({ object })), headers: { 'content-type': 'application/json' } });
+    return (JSON.parse(res.body) as { response: { allowed: boolean } }).response.allowed;
+  };
+  t.equal(await admit('docker.io/nginx'), false);
+  t.equal(await admit('ghcr.io/app'), true);
+  t.equal(api.seen.length, 1, 'one API read for both admissions');
+
+  await t.rejects(startServer({ ...base, context: { kubeconfig: join(dir, 'missing-kubeconfig'), env: {} } }));
+  t.equal(await runServeCommand([
+    '--policies', policies, '--tls-cert', tls.certFile, '--tls-key', tls.keyFile, '--port', '0', '--metrics-port', '0',
+    '--log-level', 'silent', '--kubeconfig', join(dir, 'missing-kubeconfig'),
+  ]), 1, 'serve --kubeconfig with a missing file cannot start');
 });

@@ -12,10 +12,13 @@ import type { ContextData } from './variables.ts';
 import { loadContextAndCheck } from './handlers/preconditions.ts';
 import { contextSeed, contextFrom, contextForRule, type ContextSeed } from './request-context.ts';
 import { celContextFor, namespaceObjectOf } from './cel-context.ts';
+import { exceptionSkip, policyKey, type CompiledExceptions, type RuleExceptions } from './exceptions.ts';
 import { diffPatch } from './patch.ts';
 
 export interface EngineOptions {
   resolver?: ContextResolver;
+  /** PolicyExceptions (kyverno.io/v2): matching ones turn a rule's result into skip. */
+  exceptions?: CompiledExceptions;
   /** Registry client and key lookup for verifyImages rules. */
   images?: ImageVerificationConfig;
 }
@@ -62,9 +65,19 @@ const isMutatePhase = (r: CompiledRule) => r.type === 'Mutation' || r.type === '
 export class Engine {
   readonly policies: readonly CompiledPolicy[];
   readonly options: EngineOptions;
+  /** Per rule: the exceptions naming it (resolved once), or undefined. */
+  readonly #exceptions = new WeakMap<CompiledRule, RuleExceptions | null>();
   constructor(policies: readonly CompiledPolicy[], options: EngineOptions = {}) {
     this.policies = policies;
     this.options = options;
+  }
+
+  private exceptionsFor(policy: CompiledPolicy, rule: CompiledRule): RuleExceptions | undefined {
+    const all = this.options.exceptions;
+    if (!all || all.size === 0) return undefined;
+    let fn = this.#exceptions.get(rule);
+    if (fn === undefined) this.#exceptions.set(rule, (fn = all.forRule(policyKey(policy), rule.name) ?? null));
+    return fn ?? undefined;
   }
 
   async evaluate(input: AdmissionInput, options: EvaluateOptions): Promise<EvaluationResult> {
@@ -101,7 +114,7 @@ export class Engine {
           if (!isMutatePhase(rule) || !mayMatchKind(rule, kind)) continue;
           if (!rule.matches({ input, resource })) continue;
           if (!seed || seedFor !== resource) { seed = contextSeed(input, resource, options.variables); seedFor = resource; }
-          const run = this.runMatched(rule, input, resource, contextForRule(seed, rule.context.length > 0), pinned, 'mutate');
+          const run = this.runMatched(policy, rule, input, resource, contextForRule(seed, rule.context.length > 0), pinned, 'mutate');
           const res = run instanceof Promise ? await run : run;
           pr.rules.push(res.response);
           if (res.result.patchedResource && res.result.status === 'pass') resource = res.result.patchedResource;
@@ -115,8 +128,13 @@ export class Engine {
       const validated = resource ?? input.oldObject;
       for (const policy of policies) {
         if (policy.cel) {
+          const t0 = performance.now();
           const rules = this.celValidate(policy, input, resource);
-          if (rules.length > 0) resultFor(policy).rules.push(...rules);
+          if (rules.length > 0) {
+            const pr = resultFor(policy);
+            pr.rules.push(...rules);
+            pr.durationMs += performance.now() - t0;
+          }
           continue;
         }
         const inValidate = (r: CompiledRule) => r.type === 'Validation' || (r.type === 'ImageVerify' && options.mode === 'validate');
@@ -127,7 +145,7 @@ export class Engine {
           if (!validated || !inValidate(rule) || !mayMatchKind(rule, kind)) continue;
           if (!rule.matches({ input, resource: validated })) continue;
           if (!seed || seedFor !== resource) { seed = contextSeed(input, resource, options.variables); seedFor = resource; }
-          const run = this.runMatched(rule, input, validated, contextForRule(seed, rule.context.length > 0), pinned, 'validate');
+          const run = this.runMatched(policy, rule, input, validated, contextForRule(seed, rule.context.length > 0), pinned, 'validate');
           const res = run instanceof Promise ? await run : run;
           let response = res.response;
           if (response.status === 'fail' && rule.type === 'Validation' && options.allowExistingViolations) {
@@ -149,7 +167,7 @@ export class Engine {
         for (const rule of policy.rules) {
           if (rule.type !== 'Generation') continue;
           if (!seed || seedFor !== resource) { seed = contextSeed(input, resource, options.variables); seedFor = resource; }
-          const res = await this.runRule(rule, input, trigger, contextForRule(seed, rule.context.length > 0), pinned, 'validate');
+          const res = await this.runRule(policy, rule, input, trigger, contextForRule(seed, rule.context.length > 0), pinned, 'validate');
           if (res) pr.rules.push(res.response);
         }
       }
@@ -184,7 +202,7 @@ export class Engine {
     if (input.operation !== 'UPDATE' || !input.oldObject || !rule.allowExistingViolations) return response;
     const oldInput: AdmissionInput = { ...input, object: input.oldObject, operation: 'UPDATE' };
     const data = contextFrom(contextSeed(oldInput, input.oldObject, variables));
-    const old = await this.runRule(rule, oldInput, input.oldObject, data, pinned, 'validate');
+    const old = await this.runRule(policy, rule, oldInput, input.oldObject, data, pinned, 'validate');
     if (old && old.result.status === 'fail') return { ...response, status: 'skip', message: 'skipping modified resource as validation results have not changed' };
     return response;
   }
@@ -194,12 +212,12 @@ export class Engine {
    * the rule loads no context and its handler answers synchronously (most
    * validate rules), so the hot path creates no promises; otherwise a promise.
    */
-  private runMatched(rule: CompiledRule, input: AdmissionInput, resource: KubeObject, data: ContextData,
+  private runMatched(policy: CompiledPolicy, rule: CompiledRule, input: AdmissionInput, resource: KubeObject, data: ContextData,
     pinned: ReadonlySet<string> | undefined, phase: RuleEnv['phase']): RuleRun | Promise<RuleRun> {
     if (rule.context.length > 0) {
       return (async () => {
         const skipped = await loadContextAndCheck(rule.context, rule.preconditions, data, this.options.resolver, pinned, true);
-        return toRun(rule, skipped ?? await this.callHandler(rule, input, resource, data, pinned, phase));
+        return toRun(rule, skipped ?? await this.callHandler(policy, rule, input, resource, data, pinned, phase));
       })();
     }
     if (rule.preconditions) {
@@ -211,21 +229,28 @@ export class Engine {
       }
       if (!r.passed) return toRun(rule, { status: 'skip', message: r.message ? `preconditions not met; ${r.message}` : 'preconditions not met' });
     }
-    const result = this.callHandler(rule, input, resource, data, pinned, phase);
+    const result = this.callHandler(policy, rule, input, resource, data, pinned, phase);
     return result instanceof Promise ? result.then((x) => toRun(rule, x)) : toRun(rule, result);
   }
 
-  private async runRule(rule: CompiledRule, input: AdmissionInput, resource: KubeObject, data: ContextData,
+  private async runRule(policy: CompiledPolicy, rule: CompiledRule, input: AdmissionInput, resource: KubeObject, data: ContextData,
     pinned: ReadonlySet<string> | undefined, phase: RuleEnv['phase']): Promise<RuleRun | undefined> {
     if (!rule.matches({ input, resource })) return undefined;
-    return this.runMatched(rule, input, resource, data, pinned, phase);
+    return this.runMatched(policy, rule, input, resource, data, pinned, phase);
   }
 
-  private callHandler(rule: CompiledRule, input: AdmissionInput, resource: KubeObject, data: ContextData,
+  private callHandler(policy: CompiledPolicy, rule: CompiledRule, input: AdmissionInput, resource: KubeObject, data: ContextData,
     pinned: ReadonlySet<string> | undefined, phase: RuleEnv['phase']): HandlerResult | Promise<HandlerResult> {
     const env: RuleEnv = {
       ruleName: rule.name, data, resource, input, resolver: this.options.resolver, pinned, nesting: 0, phase, images: this.options.images,
     };
+    // Exceptions apply after context and preconditions, as in Kyverno; podSecurity rules
+    // get them to exempt single controls.
+    const exceptions = this.exceptionsFor(policy, rule)?.({ input, resource }, data);
+    if (exceptions && exceptions.length > 0) {
+      if (!(rule.raw.validate as { podSecurity?: unknown } | undefined)?.podSecurity) return exceptionSkip(exceptions);
+      env.exceptions = exceptions;
+    }
     const fail = (err: unknown): HandlerResult => ({ status: 'error', message: `rule ${rule.name} execution error: ${(err as Error).message}` });
     try {
       const r = rule.handler(env);
@@ -243,6 +268,7 @@ function toRun(rule: CompiledRule, result: HandlerResult): RuleRun {
   if (result.path) response.path = result.path;
   if (result.patches) response.patches = result.patches;
   if (result.generatedResources) response.generatedResources = result.generatedResources;
+  if (result.exception) response.exception = result.exception;
   return { result, response };
 }
 

@@ -16,6 +16,8 @@ export interface LoadResult {
   errors: PolicyLoadError[];
   /** Non-policy documents found alongside (ignored by the engine, useful to the CLI). */
   others: KubeObject[];
+  /** kyverno.io PolicyException documents (schema-checked), for src/engine/exceptions.ts. */
+  exceptions: KubeObject[];
 }
 
 const policyKinds = new Set<string>(['ClusterPolicy', 'Policy']);
@@ -35,7 +37,7 @@ export function isCelPolicy(doc: unknown): doc is KubeObject & { kind: PolicyKin
 
 /** Parse multi-document YAML; each document is schema-checked; bad ones become errors. */
 export function parsePolicyText(text: string, file: string): LoadResult {
-  const out: LoadResult = { policies: [], errors: [], others: [] };
+  const out: LoadResult = { policies: [], errors: [], others: [], exceptions: [] };
   const lines = new LineCounter();
   const docs = parseAllDocuments(text, { lineCounter: lines, uniqueKeys: false });
   if (!Array.isArray(docs)) return out; // empty stream
@@ -61,6 +63,12 @@ export function parsePolicyText(text: string, file: string): LoadResult {
     const obj = value as KubeObject;
     if (obj.kind === 'List' && Array.isArray(obj.items)) {
       for (const item of obj.items as KubeObject[]) out.others.push(item);
+      return;
+    }
+    if (obj.kind === 'PolicyException' && typeof obj.apiVersion === 'string' && obj.apiVersion.startsWith('kyverno.io/')) {
+      const problem = checkSchema(obj);
+      if (problem) out.errors.push({ file, index, line: lineOf(doc, lines, problem.path) ?? line, path: problem.path, reason: problem.reason });
+      else out.exceptions.push(obj);
       return;
     }
     const cel = isCelPolicy(obj);
@@ -116,7 +124,7 @@ function lineOf(doc: Document, lines: LineCounter, pointer: string): number | un
 
 /** Load every .yaml/.yml/.json file (directories recursively, sorted) of the given paths. */
 export async function loadPolicyPaths(paths: readonly string[]): Promise<LoadResult> {
-  const out: LoadResult = { policies: [], errors: [], others: [] };
+  const out: LoadResult = { policies: [], errors: [], others: [], exceptions: [] };
   for (const p of paths) {
     for (const file of await listPolicyFiles(p)) {
       let text: string;
@@ -130,6 +138,7 @@ export async function loadPolicyPaths(paths: readonly string[]): Promise<LoadRes
       out.policies.push(...r.policies);
       out.errors.push(...r.errors);
       out.others.push(...r.others);
+      out.exceptions.push(...r.exceptions);
     }
   }
   return out;

@@ -4,6 +4,7 @@
  * file:line and reason) and the last good set keeps serving.
  */
 import type { Logger } from 'pino';
+import type { CompiledExceptions } from '../engine/exceptions.ts';
 import type { AdmissionInput } from '../engine/types.ts';
 import type { EngineOptions, EvaluateOptions, EvaluationResult } from '../engine/engine.ts';
 import type { CompiledPolicy } from '../policy/compile.ts';
@@ -33,23 +34,26 @@ export interface PolicySource {
   readonly current: PolicySet | null;
 }
 
-export type PolicyLoader = (paths: readonly string[]) => Promise<{ policies: CompiledPolicy[]; errors: PolicyLoadError[] }>;
+export type PolicyLoader = (paths: readonly string[]) => Promise<{ policies: CompiledPolicy[]; errors: PolicyLoadError[]; exceptions?: CompiledExceptions }>;
 
 // The engine and loader are imported on first use, so a server driven by an
 // injected loader/decider (tests, benchmarks of the HTTP layer) never loads them.
 export const defaultLoader: PolicyLoader = async (paths) => {
   const [{ loadPolicyPaths }, { compilePolicies }, { releaseSchemaValidators }] = await Promise.all([
     import('../policy/load.ts'), import('../policy/compile.ts'), import('../policy/schema.ts')]);
+  const { compileExceptions } = await import('../engine/exceptions.ts');
   const loaded = await loadPolicyPaths(paths);
   releaseSchemaValidators(); // reloads are rare: keep the idle footprint small
   const compiled = compilePolicies(loaded.policies);
-  return { policies: compiled.policies, errors: [...loaded.errors, ...compiled.errors] };
+  const exceptions = compileExceptions(loaded.exceptions);
+  const exceptionErrors = exceptions.errors.map((e) => ({ file: paths.join(','), index: 0, line: 0, path: '', reason: `PolicyException ${e.exception}: ${e.reason}` }));
+  return { policies: compiled.policies, errors: [...loaded.errors, ...compiled.errors, ...exceptionErrors], exceptions };
 };
 
 export interface PolicyStoreOptions {
   paths?: readonly string[];
   loader?: PolicyLoader;
-  createDecider?: (policies: readonly CompiledPolicy[]) => Decider;
+  createDecider?: (policies: readonly CompiledPolicy[], exceptions?: CompiledExceptions) => Decider;
   /** Options for the default Engine: the server's ContextResolver and registry client. */
   engineOptions?: EngineOptions;
   budgetMs: number;
@@ -85,17 +89,17 @@ export class PolicyStore implements PolicySource {
     this.#options = options;
   }
 
-  async #deciderFactory(): Promise<(policies: readonly CompiledPolicy[]) => Decider> {
+  async #deciderFactory(): Promise<(policies: readonly CompiledPolicy[], exceptions?: CompiledExceptions) => Decider> {
     if (this.#options.createDecider) return this.#options.createDecider;
     const { Engine } = await import('../engine/engine.ts');
     const engineOptions = this.#options.engineOptions ?? {};
-    return (policies) => new Engine(policies, engineOptions);
+    return (policies, exceptions) => new Engine(policies, exceptions ? { ...engineOptions, exceptions } : engineOptions);
   }
 
   /** Install a compiled set (counting created/updated/deleted policies). */
-  install(policies: readonly CompiledPolicy[], createDecider = this.#options.createDecider): PolicySet {
+  install(policies: readonly CompiledPolicy[], createDecider = this.#options.createDecider, exceptions?: CompiledExceptions): PolicySet {
     if (!createDecider) throw new Error('PolicyStore.install needs a decider factory');
-    const decider = createDecider(policies);
+    const decider = createDecider(policies, exceptions);
     const { metrics } = this.#options;
     const previous = this.current?.policies ?? [];
     if (metrics) {
@@ -147,7 +151,7 @@ export class PolicyStore implements PolicySource {
     }
     let set: PolicySet;
     try {
-      set = this.install(result.policies, await this.#deciderFactory());
+      set = this.install(result.policies, await this.#deciderFactory(), result.exceptions);
     } catch (err) {
       const reason = err instanceof Error ? err.message : String(err);
       logger?.error({ reason }, 'policy engine failed to build; keeping the last good policy set');

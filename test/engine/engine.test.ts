@@ -230,3 +230,63 @@ t.test('generate rules render the resource they would create (offline mode only)
   const admission = await e.evaluate(din, { mode: 'validate' });
   t.same(admission.results, [], 'the webhook does not run generate rules');
 });
+
+t.test('PolicyExceptions turn matching rules into skip, and exempt single podSecurity controls', async (t) => {
+  const { compileExceptions } = await import('../../src/engine/exceptions.ts');
+  const loaded = parsePolicyText(policy('no-host', `  - name: host-network
+    match: {any: [{resources: {kinds: [Pod]}}]}
+    validate:
+      pattern: {spec: {=(hostNetwork): false}}
+`) + `---
+apiVersion: kyverno.io/v1
+kind: ClusterPolicy
+metadata: {name: psa}
+spec:
+  rules:
+  - name: baseline
+    match: {any: [{resources: {kinds: [Pod]}}]}
+    validate:
+      podSecurity: {level: baseline, version: latest}
+---
+apiVersion: kyverno.io/v2
+kind: PolicyException
+metadata: {name: cni, namespace: kube-system}
+spec:
+  exceptions:
+  - policyName: no-host
+    ruleNames: [host-network]
+  match:
+    any:
+    - resources: {kinds: [Pod], namespaces: [kube-system]}
+---
+apiVersion: kyverno.io/v2
+kind: PolicyException
+metadata: {name: agent-privileged, namespace: monitoring}
+spec:
+  exceptions:
+  - policyName: psa
+    ruleNames: [baseline]
+  match:
+    any:
+    - resources: {kinds: [Pod], namespaces: [monitoring]}
+  podSecurity:
+  - controlName: Privileged Containers
+    images: ["agent:*"]
+`, 'ex.yaml');
+  t.same(loaded.errors, []);
+  t.equal(loaded.exceptions.length, 2);
+  const { policies } = compilePolicies(loaded.policies);
+  const engine = new Engine(policies, { exceptions: compileExceptions(loaded.exceptions) });
+  const hostPod = (ns: string) => pod({ hostNetwork: true, containers: [{ name: 'c', image: 'x' }] }, { namespace: ns });
+  const statusOf = (r: Awaited<ReturnType<Engine['evaluate']>>, p: string) => r.results.find((x) => x.policy.name === p)!.rules[0]!;
+  const inSystem = await engine.evaluate(input(hostPod('kube-system')), { mode: 'validate' });
+  t.equal(statusOf(inSystem, 'no-host').status, 'skip');
+  t.equal(statusOf(inSystem, 'no-host').exception, 'kube-system/cni');
+  const elsewhere = await engine.evaluate(input(hostPod('default')), { mode: 'validate' });
+  t.equal(statusOf(elsewhere, 'no-host').status, 'fail', 'the exception is scoped to kube-system');
+  const privileged = (image: string) => pod({ containers: [{ name: 'a', image, securityContext: { privileged: true } }] }, { namespace: 'monitoring' });
+  const agent = await engine.evaluate(input(privileged('agent:1.0')), { mode: 'validate' });
+  t.equal(statusOf(agent, 'psa').status, 'skip', 'the exempted control on the named image');
+  const other = await engine.evaluate(input(privileged('busybox:1')), { mode: 'validate' });
+  t.equal(statusOf(other, 'psa').status, 'fail', 'other images are not exempted');
+});

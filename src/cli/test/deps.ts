@@ -5,7 +5,8 @@
  * substitute fakes.
  */
 import type { EvaluateOptions, EvaluationResult } from '../../engine/engine.ts';
-import type { AdmissionInput, ContextResolver } from '../../engine/types.ts';
+import type { AdmissionInput, ContextResolver, KubeObject } from '../../engine/types.ts';
+import type { CompiledExceptions } from '../../engine/exceptions.ts';
 import type { CompiledPolicy } from '../../policy/compile.ts';
 
 export interface EngineLike {
@@ -18,12 +19,14 @@ export interface LoadedPolicies {
   warnings: string[];
   /** Policy documents of kinds the engine does not evaluate (name → kind), e.g. ValidatingPolicy. */
   unsupported?: Map<string, string>;
+  /** PolicyException documents found in the policy files. */
+  exceptionDocs?: KubeObject[];
 }
 
 export interface CliDeps {
   loadPolicies(paths: readonly string[]): Promise<LoadedPolicies>;
   /** One engine for exactly one policy. */
-  createEngine(policy: CompiledPolicy, resolver?: ContextResolver): EngineLike;
+  createEngine(policy: CompiledPolicy, resolver?: ContextResolver, exceptions?: CompiledExceptions): EngineLike;
 }
 
 let cached: Promise<CliDeps> | undefined;
@@ -50,10 +53,10 @@ export function defaultDeps(): Promise<CliDeps> {
           const name = typeof o.metadata?.name === 'string' ? o.metadata.name : '';
           if (name !== '' && /Polic(y|ies)$/.test(kind)) unsupported.set(name, kind);
         }
-        return { policies: compiled.policies, warnings, unsupported };
+        return { policies: compiled.policies, warnings, unsupported, exceptionDocs: loaded.exceptions };
       },
-      createEngine(policy, resolver) {
-        return new Engine([policy], { resolver });
+      createEngine(policy, resolver, exceptions) {
+        return new Engine([policy], { resolver, ...(exceptions ? { exceptions } : {}) });
       },
     } satisfies CliDeps;
   })();

@@ -10,6 +10,7 @@
  */
 import type { ContextResolver, JsonObject, JsonValue, KubeObject, RuleResponse } from '../../engine/types.ts';
 import type { CompiledPolicy } from '../../policy/compile.ts';
+import type { CompiledExceptions } from '../../engine/exceptions.ts';
 import type { EngineLike } from './deps.ts';
 import { identityOf, type ResourceIdentity } from '../resources.ts';
 import { buildAdmissionInput } from './admission.ts';
@@ -42,7 +43,9 @@ export interface EvaluateContext {
   userInfo?: RequestUserInfo;
   resolver?: ContextResolver;
   /** Builds the engine for one policy (the real Engine, or a fake in tests). */
-  createEngine: (policy: CompiledPolicy, resolver?: ContextResolver) => EngineLike;
+  createEngine: (policy: CompiledPolicy, resolver?: ContextResolver, exceptions?: CompiledExceptions) => EngineLike;
+  /** The Test's PolicyExceptions. */
+  exceptions?: CompiledExceptions;
 }
 
 function hasRuleOfType(p: CompiledPolicy, ...types: CompiledPolicy['rules'][number]['type'][]): boolean {
@@ -60,7 +63,7 @@ export class PolicyRunner {
   constructor(policies: readonly CompiledPolicy[], context: EvaluateContext) {
     this.policies = policies;
     this.context = context;
-    this.engines = new Map(policies.map((p) => [p, context.createEngine(p, context.resolver)]));
+    this.engines = new Map(policies.map((p) => [p, context.createEngine(p, context.resolver, context.exceptions)]));
   }
 
   /**

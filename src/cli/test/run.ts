@@ -7,6 +7,7 @@
  */
 import { dirname, resolve } from 'node:path';
 import type { ContextResolver, JsonObject, KubeObject } from '../../engine/types.ts';
+import type { CompiledExceptions } from '../../engine/exceptions.ts';
 import { defaultDeps, type CliDeps } from './deps.ts';
 import { describeResource, loadResourceFile, loadResourceFiles, pickResource, removeDuplicates, type ResourceIdentity } from '../resources.ts';
 import { readTestFile, readYamlFile } from './discover.ts';
@@ -101,7 +102,19 @@ export async function runTestSpec(path: string, spec: TestSpec, options: RunOpti
     for (const d of duplicates) report.log.push(`  warning: found duplicated resource ${describeResource(d)}`);
     report.resourceCount = uniques.length;
 
-    if (spec.exceptions.length > 0) report.warnings.push('PolicyExceptions in tests are not supported yet; they were ignored');
+    const exceptionDocs = [...(loaded.exceptionDocs ?? [])];
+    if (spec.exceptions.length > 0) {
+      const { loadPolicyPaths } = await import('../../policy/load.ts');
+      const ex = await loadPolicyPaths(spec.exceptions.map(rel));
+      for (const e of ex.errors) report.warnings.push(`exception ${e.file}#${e.index} ${e.path}: ${e.reason}`);
+      exceptionDocs.push(...ex.exceptions);
+    }
+    let exceptions: CompiledExceptions | undefined;
+    if (exceptionDocs.length > 0) {
+      const { compileExceptions } = await import('../../engine/exceptions.ts');
+      exceptions = compileExceptions(exceptionDocs);
+      for (const e of exceptions.errors) report.warnings.push(`PolicyException ${e.exception}: ${e.reason}`);
+    }
     if (values?.policies.some((p) => p.rules.some((r) => r.foreachValues.length > 0))) {
       report.warnings.push('foreachValues in the Values file are not supported yet; they were ignored');
     }
@@ -121,7 +134,7 @@ export async function runTestSpec(path: string, spec: TestSpec, options: RunOpti
         },
       };
     }
-    const runner = new PolicyRunner(policies, { values, userInfo, resolver, createEngine: deps.createEngine });
+    const runner = new PolicyRunner(policies, { values, userInfo, resolver, createEngine: deps.createEngine, ...(exceptions ? { exceptions } : {}) });
     const outcomes: ResourceOutcome[] = [];
     for (const r of uniques) outcomes.push(await runner.evaluate(r));
 

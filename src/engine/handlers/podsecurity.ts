@@ -1,6 +1,7 @@
 /** validate.podSecurity handler: Pod Security Standards over the pod (or pod template) of the resource. */
 import type { JsonObject } from '../types.ts';
 import type { RuleHandler } from './types.ts';
+import { podSecurityException } from '../exceptions.ts';
 import {
   compilePodSecurity, extractPodSpec, podSecurityFailMessage, podSecurityPassMessage, type PodSecuritySpec,
 } from '../podsecurity/index.ts';
@@ -14,7 +15,12 @@ export function compilePodSecurityHandler(ruleName: string, validate: JsonObject
     const message = `failed to parse pod security api version: ${(err as Error).message}`;
     return () => ({ status: 'error', message });
   }
-  return ({ resource }) => {
+  const psa = podSecurityException(spec);
+  return ({ resource, exceptions }) => {
+    if (exceptions) {
+      const whole = psa.before(exceptions);
+      if (whole) return whole;
+    }
     let pod;
     try {
       pod = extractPodSpec(resource);
@@ -23,6 +29,13 @@ export function compilePodSecurityHandler(ruleName: string, validate: JsonObject
     }
     const r = evaluate(pod);
     if (r.allowed) return { status: 'pass', message: podSecurityPassMessage(ruleName) };
-    return { status: 'fail', message: podSecurityFailMessage(ruleName, spec, r.violations, String(resource.kind ?? '')) };
+    const kind = String(resource.kind ?? '');
+    let violations = r.violations;
+    if (exceptions) {
+      const left = psa.after(exceptions, pod, violations, kind);
+      if (!Array.isArray(left)) return left;
+      violations = left;
+    }
+    return { status: 'fail', message: podSecurityFailMessage(ruleName, spec, violations, kind) };
   };
 }

@@ -6,6 +6,7 @@
 import type { AdmissionInput, ContextResolver, JsonValue, KubeObject, PatchOperation, RuleStatus } from '../types.ts';
 import type { ContextData } from '../variables.ts';
 import type { ImageVerificationConfig } from './verify-images.ts';
+import type { MatchedException } from '../exceptions.ts';
 
 export interface RuleEnv {
   ruleName: string;
@@ -23,6 +24,8 @@ export interface RuleEnv {
   phase: 'mutate' | 'validate';
   /** Registry access for verifyImages rules (default: a client with no credentials). */
   images?: ImageVerificationConfig;
+  /** PolicyExceptions that matched (podSecurity rules use their control exemptions). */
+  exceptions?: MatchedException[];
 }
 
 export interface HandlerResult {
@@ -34,6 +37,8 @@ export interface HandlerResult {
   patches?: PatchOperation[];
   /** Generate rules: the resources this rule would create. */
   generatedResources?: KubeObject[];
+  /** Keys of the PolicyExceptions that turned this rule into a skip. */
+  exception?: string;
 }
 
 export type RuleHandler = (env: RuleEnv) => Promise<HandlerResult> | HandlerResult;

@@ -4,7 +4,7 @@
  * `stop` with t.teardown (or pass `t`), and a process exit kills it too.
  */
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -49,9 +49,17 @@ export function harnessMissing(): string | undefined {
   return undefined;
 }
 
-const running = new Set<ChildProcess>();
+/**
+ * Harness processes still running, with their kubeconfig dirs: stopped if this
+ * process exits first (SIGTERM: the harness then removes its own data dir; it
+ * also stops by itself when its parent dies without exiting normally).
+ */
+const running = new Map<ChildProcess, string>();
 process.on('exit', () => {
-  for (const child of running) child.kill('SIGKILL');
+  for (const [child, dir] of running) {
+    child.kill('SIGTERM');
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 export async function startCluster(options: StartOptions = {}): Promise<Cluster> {
@@ -61,10 +69,11 @@ export async function startCluster(options: StartOptions = {}): Promise<Cluster>
   const dir = await mkdtemp(join(tmpdir(), 'portcullis-cluster-'));
   const kubeconfig = join(dir, 'kubeconfig');
 
-  const child = spawn(join(bin, 'portcullis-cluster'), ['--kubeconfig', kubeconfig, '--data-dir', join(dir, 'data')], {
+  // The harness makes (and on any exit removes) its own etcd data directory.
+  const child = spawn(join(bin, 'portcullis-cluster'), ['--kubeconfig', kubeconfig], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  running.add(child);
+  running.set(child, dir);
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => {
     running.delete(child);
     resolve(code);

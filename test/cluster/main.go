@@ -17,8 +17,11 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strconv"
+	"sync/atomic"
+	"syscall"
 	"time"
 
 	"go.etcd.io/etcd/server/v3/embed"
@@ -33,6 +36,9 @@ func main() {
 	port := flag.Int("port", 0, "apiserver secure port on 127.0.0.1 (0: pick a free one)")
 	verbosity := flag.Int("v", 0, "apiserver log verbosity")
 	flag.Parse()
+	// Once the test runner that reads our output is gone, a log write must not
+	// kill us with SIGPIPE before etcd is closed and the data dir removed.
+	signal.Ignore(syscall.SIGPIPE)
 	if *kubeconfig == "" {
 		fatalf("--kubeconfig is required")
 	}
@@ -91,6 +97,9 @@ func run(kubeconfigPath, dataDir string, port, verbosity int) error {
 		"--client-ca-file=" + pki.caCert,
 		"--token-auth-file=" + pki.tokenFile,
 		"--authorization-mode=RBAC",
+		// As every real cluster (kubeadm, kind) runs it: privileged Pods are
+		// then refused by policy, not by the apiserver's own default.
+		"--allow-privileged=true",
 		"--service-account-issuer=https://kubernetes.default.svc.cluster.local",
 		"--service-account-key-file=" + pki.saPub,
 		"--service-account-signing-key-file=" + pki.saKey,
@@ -104,6 +113,7 @@ func run(kubeconfigPath, dataDir string, port, verbosity int) error {
 	})
 	done := make(chan error, 1)
 	go func() { done <- cmd.Execute() }()
+	go exitWithParent()
 
 	readyCtx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
@@ -120,6 +130,30 @@ func run(kubeconfigPath, dataDir string, port, verbosity int) error {
 		return fmt.Errorf("kube-apiserver: %w", err)
 	}
 	return nil
+}
+
+// exitWithParent shuts down cleanly when the process that started us is gone
+// (a test runner killed on a timeout), so no apiserver is left behind. Not
+// when a signal already started the shutdown: a second one makes the
+// apiserver's handler exit at once, skipping etcd's close and the cleanup.
+func exitWithParent() {
+	var signalled atomic.Bool
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
+	go func() {
+		<-sigs
+		signalled.Store(true)
+	}()
+	parent := os.Getppid()
+	for range time.Tick(time.Second) {
+		if signalled.Load() {
+			return
+		}
+		if os.Getppid() != parent {
+			_ = syscall.Kill(os.Getpid(), syscall.SIGTERM)
+			return
+		}
+	}
 }
 
 func startEtcd(dir string) (*embed.Etcd, string, error) {

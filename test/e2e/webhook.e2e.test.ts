@@ -85,6 +85,8 @@ function cronJob(name: string, container: Record<string, unknown>): Record<strin
 
 const denied = (r: KubectlResult): boolean => r.code !== 0 && /denied the request/.test(r.stderr);
 const show = (r: KubectlResult): string => `exit ${r.code}\n${r.stdout}${r.stderr}`;
+/** kubectl wraps long server messages over several lines: compare on single spaces. */
+const said = (r: KubectlResult): string => r.stderr.replace(/\s+/g, ' ');
 
 const missing = harnessMissing();
 
@@ -106,67 +108,80 @@ t.test('admission through a real kube-apiserver', { skip: missing ? `cluster har
   t.teardown(() => server.close());
 
   const ns = await kubectl(['create', 'namespace', NS]);
-  t.equal(ns.code, 0, `namespace created: ${show(ns)}`);
+  t.equal(ns.code, 0, 'namespace created', { output: show(ns) });
   const reg = await apply(webhookConfigs(server.port, certs.caBundle));
-  t.equal(reg.code, 0, `webhook configurations accepted by the apiserver: ${show(reg)}`);
+  t.equal(reg.code, 0, 'webhook configurations accepted by the apiserver', { output: show(reg) });
 
   // The apiserver picks new webhook configurations up through an informer: wait
-  // (bounded) until a privileged Pod is refused before asserting anything.
-  const probe = pod('probe', { image: GOOD_IMAGE, resources: LIMITS, securityContext: { privileged: true } });
+  // (bounded) until a tag-only image is refused before asserting anything.
+  const probe = pod('probe', { image: 'registry.company.com/shop/web:probe', resources: LIMITS });
   let active = false;
+  let last: KubectlResult | undefined;
   for (let i = 0; i < 60 && !active; i++) {
-    active = denied(await apply(probe, '--dry-run=server'));
+    last = await apply(probe, '--dry-run=server');
+    active = denied(last);
     if (!active) await new Promise((r) => setTimeout(r, 500));
   }
-  t.ok(active, 'the webhook is called by the apiserver');
+  t.ok(active, 'the webhook is called by the apiserver', { output: last ? show(last) : '' });
   if (!active) return;
 
-  await t.test('privileged Pod (kubectl run --overrides) is forbidden', async (t) => {
+  await t.test('privileged Pod (the guide\'s kubectl run --overrides) is refused', async (t) => {
     const overrides = JSON.stringify({
-      spec: { containers: [{ name: 'priv-test', image: 'busybox:1.36', securityContext: { privileged: true } }] },
+      spec: { containers: [{ name: 'test', image: 'busybox:1.36', securityContext: { privileged: true } }] },
     });
     const r = await kubectl(['run', 'priv-test', '--image=busybox:1.36', '--restart=Never', '-n', NS, `--overrides=${overrides}`]);
-    t.ok(denied(r), show(r));
-    t.match(r.stderr, /Forbidden/);
-    t.match(r.stderr, /disallow-privileged-containers/);
-    t.match(r.stderr, /Privileged mode is disallowed/);
+    t.not(r.code, 0, 'refused', { output: show(r) });
     const get = await kubectl(['get', 'pod', 'priv-test', '-n', NS]);
+    t.match(get.stderr, /NotFound/, 'nothing was stored');
+    // add-default-securitycontext leaves privileged containers alone (adding
+    // allowPrivilegeEscalation=false would make the apiserver reject the object as
+    // invalid before validation), so the user sees the policy's own message.
+    t.match(said(r), /denied the request.*disallow-privileged-containers/, 'refused by the policy, with its message');
+  });
+
+  await t.test('privileged Pod that keeps privilege escalation is denied by the policy', async (t) => {
+    const r = await apply(pod('priv-explicit', {
+      image: GOOD_IMAGE, resources: LIMITS, securityContext: { privileged: true, allowPrivilegeEscalation: true },
+    }));
+    t.ok(denied(r), 'denied by the webhook', { output: show(r) });
+    t.match(said(r), /disallow-privileged-containers: privileged-containers: 'validation error: Privileged mode is disallowed/);
+    const get = await kubectl(['get', 'pod', 'priv-explicit', '-n', NS]);
     t.match(get.stderr, /NotFound/, 'nothing was stored');
   });
 
   await t.test('Pod without limits (kubectl run) is denied', async (t) => {
     const r = await kubectl(['run', 'no-limits', `--image=${GOOD_IMAGE}`, '--restart=Never', '-n', NS]);
-    t.ok(denied(r), show(r));
-    t.match(r.stderr, /require-resource-limits/);
-    t.match(r.stderr, /All containers must have CPU and memory limits/);
-    t.notMatch(r.stderr, /restrict-image-registries|require-image-digest/, 'only the limits policy fails');
+    t.ok(denied(r), 'denied by the webhook', { output: show(r) });
+    t.match(said(r), /require-resource-limits/);
+    t.match(said(r), /All containers must have CPU and memory limits/);
+    t.notMatch(said(r), /restrict-image-registries|require-image-digest/, 'only the limits policy fails');
 
     const busybox = await kubectl(['run', 'no-limits', '--image=busybox:1.36', '-n', NS]);
-    t.ok(denied(busybox), show(busybox));
-    t.match(busybox.stderr, /require-resource-limits/);
+    t.ok(denied(busybox), 'denied by the webhook', { output: show(busybox) });
+    t.match(said(busybox), /require-resource-limits/);
   });
 
   await t.test('docker.io image is denied', async (t) => {
     const r = await apply(pod('dockerhub', { image: `docker.io/library/nginx@${DIGEST}`, resources: LIMITS }));
-    t.ok(denied(r), show(r));
-    t.match(r.stderr, /restrict-image-registries/);
-    t.match(r.stderr, /Images must come from approved registries/);
-    t.notMatch(r.stderr, /require-image-digest|require-resource-limits/);
+    t.ok(denied(r), 'denied by the webhook', { output: show(r) });
+    t.match(said(r), /restrict-image-registries/);
+    t.match(said(r), /Images must come from approved registries/);
+    t.notMatch(said(r), /require-image-digest|require-resource-limits/);
   });
 
   await t.test('tag-only image is denied', async (t) => {
     const r = await apply(pod('tag-only', { image: 'registry.company.com/shop/web:1.0', resources: LIMITS }));
-    t.ok(denied(r), show(r));
-    t.match(r.stderr, /require-image-digest/);
-    t.match(r.stderr, /Images must use a digest \(sha256\) reference, not a tag/);
-    t.notMatch(r.stderr, /restrict-image-registries|require-resource-limits/);
+    t.ok(denied(r), 'denied by the webhook', { output: show(r) });
+    t.match(said(r), /require-image-digest/);
+    t.match(said(r), /Images must use a digest \(sha256\) reference, not a tag/);
+    t.notMatch(said(r), /restrict-image-registries|require-resource-limits/);
   });
 
   await t.test('compliant Pod is admitted with the securityContext defaults', async (t) => {
     const r = await apply(pod('allowed', { image: GOOD_IMAGE, resources: LIMITS }));
-    t.equal(r.code, 0, show(r));
+    t.equal(r.code, 0, 'kubectl succeeded', { output: show(r) });
     const get = await kubectl(['get', 'pod', 'allowed', '-n', NS, '-o', 'json']);
-    t.equal(get.code, 0, show(get));
+    t.equal(get.code, 0, 'kubectl succeeded', { output: show(get) });
     const stored = JSON.parse(get.stdout) as {
       spec: { securityContext?: Record<string, unknown>; containers: { image: string; securityContext?: Record<string, unknown> }[] };
     };
@@ -184,34 +199,37 @@ t.test('admission through a real kube-apiserver', { skip: missing ? `cluster har
       image: GOOD_IMAGE, resources: LIMITS,
       securityContext: { readOnlyRootFilesystem: false, capabilities: { drop: ['ALL'] } },
     }));
-    t.equal(r.code, 0, show(r));
+    t.equal(r.code, 0, 'kubectl succeeded', { output: show(r) });
     const get = await kubectl(['get', 'pod', 'explicit', '-n', NS, '-o', 'jsonpath={.spec.containers[0].securityContext.readOnlyRootFilesystem}']);
     t.equal(get.stdout, 'false', 'not overwritten by the default');
   });
 
   await t.test('Deployment with a privileged container is denied through autogen', async (t) => {
-    const r = await apply(deployment('priv-deploy', { image: GOOD_IMAGE, resources: LIMITS, securityContext: { privileged: true } }));
-    t.ok(denied(r), show(r));
-    t.match(r.stderr, /disallow-privileged-containers/);
-    t.match(r.stderr, /autogen-/);
+    // allowPrivilegeEscalation kept explicitly: see the todo on the guide's Pod above.
+    const r = await apply(deployment('priv-deploy', {
+      image: GOOD_IMAGE, resources: LIMITS, securityContext: { privileged: true, allowPrivilegeEscalation: true },
+    }));
+    t.ok(denied(r), 'denied by the webhook', { output: show(r) });
+    t.match(said(r), /disallow-privileged-containers/);
+    t.match(said(r), /autogen-privileged-containers/);
     const ok = await apply(deployment('web', { image: GOOD_IMAGE, resources: LIMITS }));
-    t.equal(ok.code, 0, `a compliant Deployment is admitted: ${show(ok)}`);
+    t.equal(ok.code, 0, 'a compliant Deployment is admitted', { output: show(ok) });
     const tpl = await kubectl(['get', 'deployment', 'web', '-n', NS, '-o', 'jsonpath={.spec.template.spec.securityContext.runAsNonRoot}']);
     t.equal(tpl.stdout, 'true', 'the Pod template got the defaults');
   });
 
   await t.test('CronJob with a tag-only image is denied through autogen', async (t) => {
     const r = await apply(cronJob('tagged-job', { image: 'registry.company.com/shop/job:2.0', resources: LIMITS }));
-    t.ok(denied(r), show(r));
-    t.match(r.stderr, /require-image-digest/);
-    t.match(r.stderr, /autogen-cronjob-/);
+    t.ok(denied(r), 'denied by the webhook', { output: show(r) });
+    t.match(said(r), /require-image-digest/);
+    t.match(said(r), /autogen-cronjob-/);
   });
 
   await t.test('--dry-run=server is honoured', async (t) => {
     const bad = await apply(pod('dry-bad', { image: 'busybox:1.36' }), '--dry-run=server');
-    t.ok(denied(bad), `a dry run is still checked: ${show(bad)}`);
+    t.ok(denied(bad), 'a dry run is still checked', { output: show(bad) });
     const good = await apply(pod('dry-good', { image: GOOD_IMAGE, resources: LIMITS }), '--dry-run=server', '-o', 'json');
-    t.equal(good.code, 0, show(good));
+    t.equal(good.code, 0, 'kubectl succeeded', { output: show(good) });
     const out = JSON.parse(good.stdout) as { spec: { securityContext?: Record<string, unknown> } };
     t.match(out.spec.securityContext, { runAsNonRoot: true }, 'the dry-run answer shows the mutation');
     const get = await kubectl(['get', 'pod', 'dry-good', '-n', NS]);
@@ -220,6 +238,6 @@ t.test('admission through a real kube-apiserver', { skip: missing ? `cluster har
 
   await t.test('kube-system is outside the namespaceSelector', async (t) => {
     const r = await apply(pod('system-priv', { image: 'busybox:1.36', securityContext: { privileged: true } }, 'kube-system'));
-    t.equal(r.code, 0, show(r));
+    t.equal(r.code, 0, 'kubectl succeeded', { output: show(r) });
   });
 });

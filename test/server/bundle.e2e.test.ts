@@ -7,12 +7,11 @@ import t from 'tap';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { request as httpsRequest } from 'node:https';
 import fastJsonPatch from 'fast-json-patch';
 import type { Operation } from 'fast-json-patch';
 import { generateCerts } from '../../src/server/certgen.ts';
 import { startServer } from '../../src/server/server.ts';
-import { captureLogger, review } from './fixtures/helpers.ts';
+import { captureLogger, postJson, review } from './fixtures/helpers.ts';
 
 const NS = 'app-production';
 const DIGEST = 'sha256:' + 'a'.repeat(64);
@@ -20,27 +19,13 @@ const GOOD_IMAGE = `registry.company.com/shop/web@${DIGEST}`;
 
 interface ReviewResponse { uid: string; allowed: boolean; status?: { code: number; message: string }; warnings?: string[]; patch?: string; patchType?: string }
 
-function post(port: number, ca: string, path: string, payload: unknown): Promise<ReviewResponse> {
-  return new Promise((resolve, reject) => {
-    const data = JSON.stringify(payload);
-    const req = httpsRequest({
-      host: '127.0.0.1', port, path, method: 'POST', ca, servername: 'localhost', agent: false,
-      headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(data) },
-    }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => (body += c));
-      res.on('end', () => {
-        try {
-          resolve((JSON.parse(body) as { response: ReviewResponse }).response);
-        } catch {
-          reject(new Error(`HTTP ${res.statusCode}: ${body}`));
-        }
-      });
-    });
-    req.on('error', reject);
-    req.end(data);
-  });
+async function post(port: number, ca: string, path: string, payload: unknown): Promise<ReviewResponse> {
+  const { status, body } = await postJson(port, ca, path, payload);
+  try {
+    return (JSON.parse(body) as { response: ReviewResponse }).response;
+  } catch {
+    throw new Error(`HTTP ${status}: ${body}`);
+  }
 }
 
 function container(overrides: Record<string, unknown> = {}) {

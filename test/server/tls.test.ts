@@ -2,31 +2,15 @@ import t from 'tap';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { request as httpsRequest } from 'node:https';
 import { get as httpGet } from 'node:http';
 import { connect } from 'node:tls';
 import { generateCerts } from '../../src/server/certgen.ts';
 import { startServer, type RunningServer } from '../../src/server/server.ts';
-import { captureLogger, policy, results, review, rule, scripted, until } from './fixtures/helpers.ts';
+import { captureLogger, policy, postJson, results, review, rule, scripted, until } from './fixtures/helpers.ts';
 
 interface Reply { status: number; body: string }
 
-function post(port: number, ca: string, path: string, payload: unknown): Promise<Reply> {
-  return new Promise((resolve, reject) => {
-    const data = JSON.stringify(payload);
-    const req = httpsRequest({
-      host: '127.0.0.1', port, path, method: 'POST', ca, servername: 'localhost', agent: false,
-      headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(data) },
-    }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => (body += c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    });
-    req.on('error', reject);
-    req.end(data);
-  });
-}
+const post = (port: number, ca: string, path: string, payload: unknown): Promise<Reply> => postJson(port, ca, path, payload);
 
 function scrape(port: number): Promise<string> {
   return new Promise((resolve, reject) => {

@@ -151,7 +151,6 @@ export class Engine {
           if (response.status === 'fail' && rule.type === 'Validation' && options.allowExistingViolations) {
             response = await this.existingViolation(policy, rule, input, response, options.variables, pinned);
           }
-          if (response.status === 'fail' && !policy.scored) response = { ...response, status: 'warn' };
           pr.rules.push(response);
           if (policy.applyOne && response.status !== 'skip') break;
         }
@@ -192,7 +191,7 @@ export class Engine {
     }
     if (cel.type !== 'validating') return [];
     return cel.policy.evaluate(subject, this.celOptions(input)).map((r) => ({
-      name: r.rule, type: 'Validation' as const, status: r.status === 'fail' && !policy.scored ? 'warn' as const : r.status, message: r.message,
+      name: r.rule, type: 'Validation' as const, status: r.status, message: r.message,
     }));
   }
 

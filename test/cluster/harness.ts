@@ -143,3 +143,19 @@ function waitForReady(child: ChildProcess, exited: Promise<number | null>, timeo
     void exited.then((code) => fail(`exited with ${code} before READY`));
   });
 }
+
+/**
+ * Installs CustomResourceDefinitions from YAML files or folders and waits until
+ * every one is Established (served). Server-side apply: Kyverno's CRDs are far
+ * larger than the 256 KiB client-side apply keeps in its annotation.
+ */
+export async function installCrds(cluster: Pick<Cluster, 'kubectl'>, paths: readonly string[]): Promise<string[]> {
+  const files = paths.flatMap((p) => ['-f', p]);
+  const applied = await cluster.kubectl(['apply', '--server-side', '--field-manager=portcullis-tests', ...files, '-o', 'name'], { timeoutMs: 120_000 });
+  if (applied.code !== 0) throw new Error(`installing CRDs failed: ${applied.stderr}`);
+  const names = applied.stdout.split('\n').map((l) => l.trim()).filter((l) => l.startsWith('customresourcedefinition'));
+  if (names.length === 0) throw new Error(`no CustomResourceDefinition in ${paths.join(', ')}`);
+  const wait = await cluster.kubectl(['wait', '--for=condition=Established', '--timeout=60s', ...names], { timeoutMs: 90_000 });
+  if (wait.code !== 0) throw new Error(`CRDs not Established: ${wait.stderr}`);
+  return names.map((n) => n.slice(n.indexOf('/') + 1));
+}

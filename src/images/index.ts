@@ -31,12 +31,13 @@ export {
 export { closeHttpAgents } from './registry/http.ts';
 export {
   pullSecretNames, credentialsFromSecretNames, podCredentialStore, cachedSecretReader, kubernetesSecretReader,
-  type SecretReader,
+  type SecretReader, type KubernetesSecretReaderOptions,
 } from './registry/pull-secrets.ts';
 export {
-  verifyImageSignatures, defaultVerificationCache, cacheKey,
-  type VerificationResult, type VerifyOptions,
+  verifyImageSignatures, defaultVerificationCache, cacheKey, certificateSigner, keylessSigner,
+  type VerificationResult, type VerifyOptions, type CertificateSigner, type SignatureCertificates,
 } from './cosign/verify.ts';
+export { verifyEmbeddedScts, ctLogKey, type CTLogKey } from './cosign/sct.ts';
 export {
   verifyImageAttestations, predicateContext, defaultStatementCache,
   type AttestationSpec, type ConditionEvaluator, type InTotoStatement, type AttestationResult, type StatementsEntry,

@@ -1,7 +1,9 @@
 /**
  * cosign attestations: DSSE envelopes (in-toto statements) stored in the
  * `<alg>-<hex>.att` manifest next to the image. Each envelope's signature is
- * checked over the DSSE pre-authentication encoding with the entry's key, the
+ * checked over the DSSE pre-authentication encoding with the entry's key (or
+ * the certificate a `certificates`/`keyless` entry accepts, checked exactly as
+ * for signatures: chain, identity, SCT policy), the
  * statement's subject must name the image digest, and statements are grouped by
  * `predicateType`.
  *
@@ -15,9 +17,9 @@ import { MEDIA, type ImageManifest } from '../registry/media.ts';
 import type { Repo } from '../registry/client.ts';
 import { parseImageReference, formatImageInfo, type ImageInfo } from '../reference.ts';
 import { signatureTag, ANNOTATION, dssePae, fetchBundleSignatures } from './signatures.ts';
-import { verifyWithKey } from './keys.ts';
+import { verifyWithKey, type PublicKey } from './keys.ts';
 import { verifyRekorBundle } from './rekor.ts';
-import { resolvePublicKey, entryHash, type VerifyOptions } from './verify.ts';
+import { resolvePublicKey, entryHash, certificateSigner, keylessSigner, type SignatureCertificates, type VerifyOptions } from './verify.ts';
 import { VerificationCache, configKey } from './cache.ts';
 import type { Attestor, AttestorSet } from './types.ts';
 import type { JsonObject, JsonValue } from '../../engine/types.ts';
@@ -38,21 +40,52 @@ interface DsseEnvelope {
 
 export { dssePae };
 
+/** How one attestor entry checks a signature; built once per entry. */
+interface EntryVerifier {
+  /** undefined when `signature` over `signed` was made by the entry's signer, else the reason. */
+  check(signed: Buffer, signature: Buffer, material: SignatureCertificates): string | undefined;
+  ignoreTlog: boolean;
+  rekorPubkey?: string;
+}
+
+function badSignature(key: PublicKey): string {
+  return key.key.asymmetricKeyType === 'ec' ? 'invalid signature when validating ASN.1 encoded signature' : 'failed to verify signature';
+}
+
+/** The entry's signer: a public key, or a certificate (given or carried by the attestation) checked like signatures are. */
+async function entryVerifier(entry: Attestor, options: VerifyOptions): Promise<EntryVerifier> {
+  if (entry.keys) {
+    const key = await resolvePublicKey(entry.keys, options);
+    const hash = entryHash(entry.keys);
+    return {
+      check: (signed, signature) => (verifyWithKey(key, signed, signature, hash) ? undefined : badSignature(key)),
+      ignoreTlog: entry.keys.rekor?.ignoreTlog === true,
+      rekorPubkey: entry.keys.rekor?.pubkey,
+    };
+  }
+  const cfg = entry.certificates ?? entry.keyless;
+  if (!cfg) throw new Error('attestor entry has no keys, certificates or keyless configuration');
+  const signer = entry.certificates ? certificateSigner(entry.certificates) : keylessSigner(entry.keyless!);
+  return {
+    check: (signed, signature, material) => {
+      const key = signer(material);
+      if (typeof key === 'string') return key;
+      return verifyWithKey(key, signed, signature, 'sha256') ? undefined : badSignature(key);
+    },
+    ignoreTlog: cfg.rekor?.ignoreTlog === true,
+    rekorPubkey: cfg.rekor?.pubkey,
+  };
+}
+
 /**
  * Verified in-toto statements attached to `digest`, checked with one attestor
- * entry (keys only for now). Throws Error (RegistryError for registry trouble)
- * with cosign-like reasons.
+ * entry (`keys`, `certificates` or `keyless`). Throws Error (RegistryError for
+ * registry trouble) with cosign-like reasons.
  */
 export async function fetchVerifiedStatements(digest: string, repo: Repo, entry: Attestor, options: VerifyOptions & { signal?: AbortSignal }):
   Promise<InTotoStatement[]> {
-  if (!entry.keys) {
-    if (entry.certificates || entry.keyless) throw new Error('certificate and keyless attestors are not supported for attestations yet');
-    throw new Error('attestor entry has no keys');
-  }
-  const key = await resolvePublicKey(entry.keys, options);
-  const hash = entryHash(entry.keys);
-  const ignoreTlog = entry.keys.rekor?.ignoreTlog === true;
-  if (options.cosignOCI11) return bundleStatements(digest, repo, key, hash, ignoreTlog, options);
+  const verifier = await entryVerifier(entry, options);
+  if (options.cosignOCI11) return bundleStatements(digest, repo, verifier, options);
   let manifest: ImageManifest;
   try {
     manifest = (await options.client.getManifest(repo, signatureTag(digest, 'att'), { signal: options.signal })).json as ImageManifest;
@@ -77,16 +110,30 @@ export async function fetchVerifiedStatements(digest: string, repo: Repo, entry:
     }
     const payload = Buffer.from(env.payload ?? '', 'base64');
     const pae = dssePae(env.payloadType ?? '', payload);
-    const good = (env.signatures ?? []).find((s) => verifyWithKey(key, pae, Buffer.from(s.sig ?? '', 'base64'), hash));
+    const material = {
+      certificate: layer.annotations?.[ANNOTATION.certificate] || undefined,
+      chain: layer.annotations?.[ANNOTATION.chain] || undefined,
+    };
+    let firstProblem: string | undefined;
+    const good = (env.signatures ?? []).find((s) => {
+      let problem: string | undefined;
+      try {
+        problem = verifier.check(pae, Buffer.from(s.sig ?? '', 'base64'), material);
+      } catch (e) {
+        problem = (e as Error).message;
+      }
+      firstProblem ??= problem;
+      return problem === undefined;
+    });
     if (!good) {
-      reasons.push(key.key.asymmetricKeyType === 'ec' ? 'invalid signature when validating ASN.1 encoded signature' : 'failed to verify signature');
+      reasons.push(firstProblem ?? 'attestation has no signatures');
       continue;
     }
-    if (!ignoreTlog) {
+    if (!verifier.ignoreTlog) {
       const bundle = layer.annotations?.[ANNOTATION.bundle];
       if (!bundle) { reasons.push('attestation not found in transparency log (no Rekor bundle; set rekor.ignoreTlog to verify without a transparency log)'); continue; }
-      if (!entry.keys.rekor?.pubkey) { reasons.push('cannot verify the Rekor bundle offline: rekor.pubkey is not configured'); continue; }
-      const problem = verifyRekorBundle(bundle, entry.keys.rekor.pubkey, { payload: blob, signature: Buffer.from(good.sig, 'base64') });
+      if (!verifier.rekorPubkey) { reasons.push('cannot verify the Rekor bundle offline: rekor.pubkey is not configured'); continue; }
+      const problem = verifyRekorBundle(bundle, verifier.rekorPubkey, { payload: blob, signature: Buffer.from(good.sig, 'base64') });
       if (problem) { reasons.push(problem); continue; }
     }
     let statement: InTotoStatement;
@@ -107,8 +154,8 @@ export async function fetchVerifiedStatements(digest: string, repo: Repo, entry:
 }
 
 /** Attestations stored as sigstore bundles (OCI 1.1 referrers). */
-async function bundleStatements(digest: string, repo: Repo, key: Awaited<ReturnType<typeof resolvePublicKey>>, hash: ReturnType<typeof entryHash>,
-  ignoreTlog: boolean, options: VerifyOptions & { signal?: AbortSignal }): Promise<InTotoStatement[]> {
+async function bundleStatements(digest: string, repo: Repo, verifier: EntryVerifier,
+  options: VerifyOptions & { signal?: AbortSignal }): Promise<InTotoStatement[]> {
   const bundles = await fetchBundleSignatures(options.client, repo, digest, { signal: options.signal });
   if (bundles.length === 0) throw new Error('no matching attestations: no attestations found');
   const colon = digest.indexOf(':');
@@ -117,11 +164,17 @@ async function bundleStatements(digest: string, repo: Repo, key: Awaited<ReturnT
   const reasons: string[] = [];
   const statements: InTotoStatement[] = [];
   for (const b of bundles) {
-    if (!verifyWithKey(key, b.signedBytes, b.signature, hash)) {
-      reasons.push(key.key.asymmetricKeyType === 'ec' ? 'invalid signature when validating ASN.1 encoded signature' : 'failed to verify signature');
+    let problem: string | undefined;
+    try {
+      problem = verifier.check(b.signedBytes, b.signature, b);
+    } catch (e) {
+      problem = (e as Error).message;
+    }
+    if (problem) {
+      reasons.push(problem);
       continue;
     }
-    if (!ignoreTlog) {
+    if (!verifier.ignoreTlog) {
       reasons.push(b.tlogEntries ? 'transparency log entries of sigstore bundles cannot be verified offline (set rekor.ignoreTlog)'
         : 'attestation not found in transparency log (the bundle has no tlog entries; set rekor.ignoreTlog to verify without a transparency log)');
       continue;

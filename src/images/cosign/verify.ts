@@ -19,8 +19,8 @@
  * `keyless` (certificate on the signature chained to the configured `roots`,
  * subject/issuer exact or RegExp, Fulcio extensions). Offline limits: Rekor
  * bundles are checked only against a configured `rekor.pubkey`, embedded SCTs
- * are not verified (`ctlog.ignoreSCT` needed), there are no public Sigstore
- * roots, KMS keys are unsupported.
+ * only against a configured `ctlog.pubkey` (else `ctlog.ignoreSCT` is needed),
+ * there are no public Sigstore roots, KMS keys are unsupported.
  *
  * Storage: `.sig` tags by default; sigstore bundles attached as OCI 1.1
  * referrers with `cosignOCI11`.
@@ -36,7 +36,8 @@ import { splitPublicKeys, parsePublicKey, verifyWithKey, isHashAlgorithm, type P
 import { verifyRekorBundle } from './rekor.ts';
 import { VerificationCache, configKey } from './cache.ts';
 import { parseCertificates, verifyChain, checkIdentity, hasEmbeddedSct } from './certs.ts';
-import type { Attestor, AttestorSet, KeysAttestor, CertificateAttestor, KeylessAttestor, CTLogConfig, SecretReference } from './types.ts';
+import { ctLogKey, verifyEmbeddedScts, type CTLogKey } from './sct.ts';
+import type { Attestor, AttestorSet, KeysAttestor, CertificateAttestor, KeylessAttestor, CTLogConfig, RekorConfig, SecretReference } from './types.ts';
 import type { X509Certificate } from 'node:crypto';
 
 export interface VerificationResult {
@@ -263,58 +264,91 @@ function certKey(cert: X509Certificate): PublicKey {
   return { key: cert.publicKey, description: 'certificate' };
 }
 
-/** SCT policy: without `ctlog.ignoreSCT` an embedded SCT is required and must be checkable offline. */
-function sctProblem(cert: X509Certificate, ctlog: CTLogConfig | undefined): string | undefined {
+/**
+ * SCT policy: without `ctlog.ignoreSCT` an embedded SCT is required; it is
+ * verified offline against `ctlog.pubkey` (parsed once per entry, `log`).
+ */
+function sctProblem(cert: X509Certificate, candidates: X509Certificate[], ctlog: CTLogConfig | undefined, log: CTLogKey | undefined): string | undefined {
   if (ctlog?.ignoreSCT === true) return undefined;
   if (!hasEmbeddedSct(cert)) return 'no embedded SCT in the certificate (set ctlog.ignoreSCT to skip certificate transparency checks)';
-  return 'embedded SCT cannot be verified offline (set ctlog.ignoreSCT to skip certificate transparency checks)';
+  if (!log) return 'embedded SCT cannot be verified offline: ctlog.pubkey is not configured (or set ctlog.ignoreSCT to skip certificate transparency checks)';
+  const issuer = candidates.find((c) => c.ca && cert.checkIssued(c) && cert.verify(c.publicKey));
+  if (!issuer) return 'cannot verify the embedded SCT: the issuing certificate is not in the chain';
+  return verifyEmbeddedScts(cert, issuer, log);
+}
+
+function entryLogKey(ctlog: CTLogConfig | undefined): CTLogKey | undefined {
+  return ctlog?.pubkey && ctlog.ignoreSCT !== true ? ctLogKey(ctlog.pubkey) : undefined;
+}
+
+/** Certificate material carried by one signature or attestation (PEM). */
+export interface SignatureCertificates {
+  certificate?: string;
+  chain?: string;
+}
+
+/**
+ * The key that must have made a signature carrying `material`, or the reason
+ * the material does not satisfy the attestor. Built once per entry; shared by
+ * signature and attestation verification.
+ */
+export type CertificateSigner = (material: SignatureCertificates) => PublicKey | string;
+
+/** `certificates` attestor: the given signing certificate (or the signature's), checked against `certChain`. */
+export function certificateSigner(cfg: CertificateAttestor): CertificateSigner {
+  const given = parseCertificates(cfg.cert)[0];
+  const chain = parseCertificates(cfg.certChain);
+  const roots = chain.filter((c) => c.checkIssued(c));
+  const intermediates = chain.filter((c) => !c.checkIssued(c));
+  const log = entryLogKey(cfg.ctlog);
+  return (material) => {
+    const cert = given ?? parseCertificates(material.certificate)[0];
+    if (!cert) return 'no certificate found on signature';
+    const carried = parseCertificates(material.chain);
+    if (chain.length > 0) {
+      const problem = verifyChain(cert, [...intermediates, ...carried], roots);
+      if (problem) return problem;
+    }
+    return sctProblem(cert, [...chain, ...carried], cfg.ctlog, log) ?? certKey(cert);
+  };
+}
+
+/** `keyless` attestor: the signature's certificate chained to `roots`, with the wanted identity. */
+export function keylessSigner(cfg: KeylessAttestor): CertificateSigner {
+  const roots = parseCertificates(cfg.roots);
+  if (roots.length === 0) throw new Error('keyless verification needs `roots`: the public Sigstore roots are not available offline');
+  const log = entryLogKey(cfg.ctlog);
+  return (material) => {
+    const cert = parseCertificates(material.certificate)[0];
+    if (!cert) return 'no certificate found on signature';
+    const chain = parseCertificates(material.chain).filter((c) => !roots.some((r) => r.fingerprint256 === c.fingerprint256));
+    const problem = verifyChain(cert, chain, roots);
+    if (problem) return problem;
+    return checkIdentity(cert, cfg) ?? sctProblem(cert, [...chain, ...roots], cfg.ctlog, log) ?? certKey(cert);
+  };
 }
 
 async function verifyCertificateEntry(state: RunState, cfg: CertificateAttestor, repository?: string): Promise<EntryError | undefined> {
-  let given: X509Certificate | undefined;
-  let chain: X509Certificate[];
-  try {
-    given = parseCertificates(cfg.cert)[0];
-    chain = parseCertificates(cfg.certChain);
-  } catch (e) {
-    return new EntryError((e as Error).message);
-  }
-  const roots = chain.filter((c) => c.checkIssued(c));
-  const intermediates = chain.filter((c) => !c.checkIssued(c));
-  const ignoreTlog = cfg.rekor?.ignoreTlog === true;
-  return firstMatching(state, repository, (sig) => {
-    const cert = given ?? parseCertificates(sig.certificate)[0];
-    if (!cert) return 'no certificate found on signature';
-    if (chain.length > 0) {
-      const problem = verifyChain(cert, [...intermediates, ...parseCertificates(sig.chain)], roots);
-      if (problem) return problem;
-    }
-    const sct = sctProblem(cert, cfg.ctlog);
-    if (sct) return sct;
-    return checkSignature(state, sig, certKey(cert), 'sha256', ignoreTlog, cfg.rekor?.pubkey);
-  });
+  return verifySignerEntry(state, () => certificateSigner(cfg), cfg.rekor, repository);
 }
 
 async function verifyKeylessEntry(state: RunState, cfg: KeylessAttestor, repository?: string): Promise<EntryError | undefined> {
-  let roots: X509Certificate[];
+  return verifySignerEntry(state, () => keylessSigner(cfg), cfg.rekor, repository);
+}
+
+async function verifySignerEntry(state: RunState, build: () => CertificateSigner, rekor: RekorConfig | undefined,
+  repository?: string): Promise<EntryError | undefined> {
+  let signer: CertificateSigner;
   try {
-    roots = parseCertificates(cfg.roots);
+    signer = build();
   } catch (e) {
     return new EntryError((e as Error).message);
   }
-  if (roots.length === 0) return new EntryError('keyless verification needs `roots`: the public Sigstore roots are not available offline');
-  const ignoreTlog = cfg.rekor?.ignoreTlog === true;
+  const ignoreTlog = rekor?.ignoreTlog === true;
   return firstMatching(state, repository, (sig) => {
-    const cert = parseCertificates(sig.certificate)[0];
-    if (!cert) return 'no certificate found on signature';
-    const chain = parseCertificates(sig.chain).filter((c) => !roots.some((r) => r.fingerprint256 === c.fingerprint256));
-    const problem = verifyChain(cert, chain, roots);
-    if (problem) return problem;
-    const identity = checkIdentity(cert, cfg);
-    if (identity) return identity;
-    const sct = sctProblem(cert, cfg.ctlog);
-    if (sct) return sct;
-    return checkSignature(state, sig, certKey(cert), 'sha256', ignoreTlog, cfg.rekor?.pubkey);
+    const key = signer(sig);
+    if (typeof key === 'string') return key;
+    return checkSignature(state, sig, key, 'sha256', ignoreTlog, rekor?.pubkey);
   });
 }
 

@@ -61,14 +61,20 @@ export async function podCredentialStore(resource: KubeObject, namespace: string
   return (host) => own(host) ?? fallback?.(host);
 }
 
+export interface KubernetesSecretReaderOptions {
+  /** Path of a kubeconfig file; default: in-cluster config, then $KUBECONFIG / ~/.kube/config. */
+  kubeconfig?: string;
+}
+
 /**
  * A SecretReader over @kubernetes/client-node (in-cluster or kubeconfig).
  * Loaded lazily so that offline use (CLI, tests) does not pay for the client.
  */
-export async function kubernetesSecretReader(): Promise<SecretReader> {
+export async function kubernetesSecretReader(options: KubernetesSecretReaderOptions = {}): Promise<SecretReader> {
   const k8s = await import('@kubernetes/client-node');
   const kc = new k8s.KubeConfig();
-  kc.loadFromDefault();
+  if (options.kubeconfig) kc.loadFromFile(options.kubeconfig);
+  else kc.loadFromDefault();
   const api = kc.makeApiClient(k8s.CoreV1Api);
   return async (namespace, name) => {
     try {

@@ -128,3 +128,13 @@ export async function signWithCertificate(imageRef: string, leaf: Leaf): Promise
   await cosign(['sign', '--key', leaf.cosignKey, '--certificate', leaf.certFile, '--certificate-chain', leaf.chainFile,
     '--tlog-upload=false', '-y', imageRef]);
 }
+
+/** `cosign attest` with a CA-issued certificate attached (no Rekor, no Fulcio); `predicate` is written next to the leaf. */
+export async function attestWithCertificate(imageRef: string, leaf: Leaf, predicate: object, type: string,
+  options: { bundle?: boolean } = {}): Promise<void> {
+  const file = `${leaf.certFile}.predicate-${process.hrtime.bigint()}.json`;
+  await writeFile(file, JSON.stringify(predicate));
+  const bundle = options.bundle ? ['--new-bundle-format=true', '--use-signing-config=false'] : [];
+  await cosign(['attest', '--key', leaf.cosignKey, '--certificate', leaf.certFile, '--certificate-chain', leaf.chainFile,
+    '--tlog-upload=false', '-y', ...bundle, '--type', type, '--predicate', file, imageRef]);
+}

@@ -14,6 +14,7 @@ import { kyvernoFuncs } from './lib/kyverno.ts';
 import { listFuncs } from './lib/lists.ts';
 import { quantityFuncs } from './lib/quantity.ts';
 import { regexFuncs } from './lib/regex.ts';
+import { cachedRe2 } from './lib/re2-cache.ts';
 import { semverFuncs } from './lib/semver.ts';
 import { urlFuncs } from './lib/url.ts';
 import { opaqueRegistry } from './opaque.ts';
@@ -23,7 +24,7 @@ export const ALL_FUNCS: CelFunc[] = [
   ...strings, ...optionalFuncs, ...listFuncs, ...regexFuncs, ...quantityFuncs, ...urlFuncs, ...ipFuncs, ...semverFuncs, ...kyvernoFuncs,
 ];
 
-const env: CelEnv = celEnv({ registry: opaqueRegistry, funcs: ALL_FUNCS });
+const env: CelEnv = celEnv({ registry: opaqueRegistry, funcs: ALL_FUNCS, re2: cachedRe2 });
 
 /** Variables every Kyverno CEL expression may reference. */
 export const KYVERNO_VARIABLES = ['object', 'oldObject', 'request', 'params', 'namespaceObject', 'variables', 'authorizer'] as const;

@@ -12,7 +12,7 @@ export { compileCelValidation, type CelRuleEnv, type CelRuleResult, type CelVali
 export { compileValidatingPolicy, UnsupportedPolicyError, type CompiledValidatingPolicy, type VpolResult, type VpolEvalOptions, type ValidationAction } from './vpol.ts';
 export { compileMutatingPolicy, type CompiledMutatingPolicy, type MpolResult, type MpolOutcome } from './mpol.ts';
 export { CelPolicyCompileError } from './program.ts';
-export { compileValidatingAdmissionPolicy, bindingsFor, type CompiledValidatingAdmissionPolicy, type VapResult } from './vap.ts';
+export { compileValidatingAdmissionPolicy, compileVapAsValidatingPolicy, bindingsFor, type CompiledValidatingAdmissionPolicy, type VapResult } from './vap.ts';
 export { staticContext, type CelContextProvider } from './context.ts';
 export { resourceOfKind } from './resources.ts';
 
@@ -27,15 +27,20 @@ export function isCelPolicyDocument(doc: JsonObject): boolean {
   return typeof doc.apiVersion === 'string' && doc.apiVersion.startsWith(`${CEL_POLICY_GROUP}/`);
 }
 
-/** Compile a policies.kyverno.io document; throws UnsupportedPolicyError for kinds not implemented. */
-export function compileCelPolicy(doc: JsonObject): CompiledCelPolicy {
+/** Compile a policies.kyverno.io document (with the CEL PolicyExceptions that may name it); throws UnsupportedPolicyError for kinds not implemented. */
+export function compileCelPolicy(doc: JsonObject, exceptions: readonly JsonObject[] = []): CompiledCelPolicy {
   switch (doc.kind) {
     case 'ValidatingPolicy':
     case 'NamespacedValidatingPolicy':
-      return { type: 'validating', policy: compileValidatingPolicy(doc) };
+      return { type: 'validating', policy: compileValidatingPolicy(doc, exceptions) };
     case 'MutatingPolicy':
     case 'NamespacedMutatingPolicy':
-      return { type: 'mutating', policy: compileMutatingPolicy(doc) };
+      return { type: 'mutating', policy: compileMutatingPolicy(doc, exceptions) };
+    case 'ImageValidatingPolicy':
+    case 'NamespacedImageValidatingPolicy':
+      // Its CEL verification functions reach registries mid-expression; the CEL policy path is synchronous.
+      throw new UnsupportedPolicyError(`${String(doc.kind)} (${String(doc.apiVersion)}) is not supported yet: ` +
+        'image signature and attestation verification from CEL (verifyImageSignatures, verifyAttestationSignatures, extractPayload) is not implemented');
     default:
       throw new UnsupportedPolicyError(`${String(doc.kind)} (${String(doc.apiVersion)}) is not supported yet`);
   }

@@ -12,6 +12,7 @@ import type { CelContextProvider } from './context.ts';
 import { compileMatchConstraints, type ConstraintMatcher } from './match-constraints.ts';
 import { compileProgram } from './program.ts';
 import { resourceOfKind } from './resources.ts';
+import type { CompiledValidatingPolicy, ValidationAction } from './vpol.ts';
 
 export interface VapResult {
   rule: string;
@@ -85,6 +86,29 @@ export function compileValidatingAdmissionPolicy(doc: JsonObject, bindings: read
       const bad = r.decisions.find((d) => d.outcome !== 'pass');
       if (!bad) return [{ rule: name, status: 'pass', message: '', ...extra }];
       return [{ rule: name, status: bad.outcome === 'error' ? 'error' : 'fail', message: bad.message, ...extra }];
+    },
+  };
+}
+
+/**
+ * A ValidatingAdmissionPolicy behind the CompiledValidatingPolicy shape, so
+ * the engine evaluates it like a ValidatingPolicy. Its validationActions are
+ * the first binding's (Deny without bindings, as the CLI enforces).
+ */
+export function compileVapAsValidatingPolicy(doc: JsonObject, allBindings: readonly JsonObject[] = []): CompiledValidatingPolicy {
+  const name = String(obj(doc.metadata)?.name ?? '');
+  const bindings = bindingsFor(name, allBindings);
+  const vap = compileValidatingAdmissionPolicy(doc, bindings);
+  const declared = bindings.length > 0 && Array.isArray(obj(bindings[0]!.spec)?.validationActions)
+    ? (obj(bindings[0]!.spec)!.validationActions as JsonValue[]).filter((a): a is ValidationAction => a === 'Deny' || a === 'Warn' || a === 'Audit')
+    : [];
+  return {
+    name,
+    kind: String(doc.kind ?? 'ValidatingAdmissionPolicy'),
+    validationActions: declared.length > 0 ? declared : ['Deny'],
+    variants: [''],
+    evaluate(input, opts = {}) {
+      return vap.evaluate(input, opts.context ? { context: opts.context } : {}).map((r) => ({ rule: r.rule, status: r.status, message: r.message }));
     },
   };
 }

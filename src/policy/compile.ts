@@ -4,13 +4,14 @@
  * and each rule gets its handler (validate / mutate / verifyImages) built with
  * its patterns, conditions and expressions pre-compiled.
  */
-import type { JsonObject } from '../engine/types.ts';
+import type { JsonObject, KubeObject } from '../engine/types.ts';
 import type { LoadedPolicy, PolicyLoadError } from './types.ts';
 import { expandAutogen } from './autogen.ts';
 import { compileRuleMatcher, kindOfSelector, type CompiledMatcher } from '../engine/match.ts';
 import { compileRuleHandler, type RuleHandler } from '../engine/handlers/index.ts';
 import { compileConditionBlock, type CompiledConditionBlock } from '../engine/handlers/preconditions.ts';
 import { compileCelPolicy, UnsupportedPolicyError, type CompiledValidatingPolicy, type CompiledMutatingPolicy } from '../cel/index.ts';
+import { compileVapAsValidatingPolicy } from '../cel/vap.ts';
 import { compileMatchConstraints, type ConstraintMatcher } from '../cel/match-constraints.ts';
 import type { PolicyKind } from './types.ts';
 
@@ -93,17 +94,32 @@ function ruleType(rule: JsonObject): CompiledRule['type'] {
   return 'Validation';
 }
 
-function compileCel(loaded: LoadedPolicy): CompiledPolicy {
+/** Documents that accompany policies: CEL PolicyExceptions and ValidatingAdmissionPolicyBindings. */
+export interface CompileExtras {
+  /** policies.kyverno.io PolicyException documents; each CEL policy uses those whose policyRefs name it. */
+  exceptions?: readonly (JsonObject | KubeObject)[];
+  /** ValidatingAdmissionPolicyBinding documents; each ValidatingAdmissionPolicy uses those naming it. */
+  bindings?: readonly (JsonObject | KubeObject)[];
+}
+
+function compileCel(loaded: LoadedPolicy, extras: CompileExtras): CompiledPolicy {
   const spec = loaded.raw.spec;
+  const doc = loaded.raw as unknown as JsonObject;
   let cel: CelPolicyRuntime;
-  try {
-    const c = compileCelPolicy(loaded.raw as unknown as JsonObject);
-    cel = c.type === 'validating' ? { type: 'validating', policy: c.policy } : { type: 'mutating', policy: c.policy };
-  } catch (err) {
-    if (!(err instanceof UnsupportedPolicyError)) throw err;
-    cel = { type: 'unsupported', reason: err.message, matches: compileMatchConstraints(spec.matchConstraints as JsonObject | undefined) };
+  let actions = Array.isArray(spec.validationActions) ? (spec.validationActions as string[]) : ['Deny'];
+  if (loaded.kind === 'ValidatingAdmissionPolicy' && String(loaded.raw.apiVersion).startsWith('admissionregistration.k8s.io/')) {
+    const policy = compileVapAsValidatingPolicy(doc, (extras.bindings ?? []) as readonly JsonObject[]);
+    cel = { type: 'validating', policy };
+    actions = policy.validationActions;
+  } else {
+    try {
+      const c = compileCelPolicy(doc, (extras.exceptions ?? []) as readonly JsonObject[]);
+      cel = c.type === 'validating' ? { type: 'validating', policy: c.policy } : { type: 'mutating', policy: c.policy };
+    } catch (err) {
+      if (!(err instanceof UnsupportedPolicyError)) throw err;
+      cel = { type: 'unsupported', reason: err.message, matches: compileMatchConstraints(spec.matchConstraints as JsonObject | undefined) };
+    }
   }
-  const actions = Array.isArray(spec.validationActions) ? (spec.validationActions as string[]) : ['Deny'];
   const webhook = (spec.webhookConfiguration as JsonObject | undefined) ?? {};
   return {
     name: loaded.name,
@@ -148,8 +164,8 @@ function matchKindNames(match: JsonObject | undefined): ReadonlySet<string> | nu
   return names.size > 0 ? names : null;
 }
 
-export function compilePolicy(loaded: LoadedPolicy): CompiledPolicy {
-  if (loaded.kind !== 'ClusterPolicy' && loaded.kind !== 'Policy') return compileCel(loaded);
+export function compilePolicy(loaded: LoadedPolicy, extras: CompileExtras = {}): CompiledPolicy {
+  if (loaded.kind !== 'ClusterPolicy' && loaded.kind !== 'Policy') return compileCel(loaded, extras);
   const spec = loaded.raw.spec;
   const annotations = loaded.raw.metadata?.annotations;
   const policyAction = normalizeAction(spec.validationFailureAction);
@@ -201,12 +217,12 @@ export class PolicyCompileError extends Error {
   }
 }
 
-export function compilePolicies(loaded: readonly LoadedPolicy[]): { policies: CompiledPolicy[]; errors: PolicyLoadError[] } {
+export function compilePolicies(loaded: readonly LoadedPolicy[], extras: CompileExtras = {}): { policies: CompiledPolicy[]; errors: PolicyLoadError[] } {
   const policies: CompiledPolicy[] = [];
   const errors: PolicyLoadError[] = [];
   for (const l of loaded) {
     try {
-      policies.push(compilePolicy(l));
+      policies.push(compilePolicy(l, extras));
     } catch (err) {
       const path = err instanceof PolicyCompileError ? err.path : '';
       errors.push({ file: l.source.file, index: l.source.index, line: l.source.line, path, reason: (err as Error).message });

@@ -18,6 +18,10 @@ export interface LoadResult {
   others: KubeObject[];
   /** kyverno.io PolicyException documents (schema-checked), for src/engine/exceptions.ts. */
   exceptions: KubeObject[];
+  /** policies.kyverno.io PolicyException documents, for the CEL policy kinds (compilePolicies' `exceptions`). */
+  celExceptions: KubeObject[];
+  /** ValidatingAdmissionPolicyBinding documents (also listed in `others`), for compilePolicies' `bindings`. */
+  bindings: KubeObject[];
 }
 
 const policyKinds = new Set<string>(['ClusterPolicy', 'Policy']);
@@ -35,9 +39,27 @@ export function isCelPolicy(doc: unknown): doc is KubeObject & { kind: PolicyKin
     d.apiVersion.startsWith('policies.kyverno.io/') && typeof d.kind === 'string' && d.kind.endsWith('Policy');
 }
 
+/** Kubernetes' own ValidatingAdmissionPolicy, evaluated offline as Kyverno's CLI does. */
+export function isValidatingAdmissionPolicy(doc: unknown): doc is KubeObject & { kind: PolicyKind } {
+  const d = doc as KubeObject | null;
+  return !!d && typeof d === 'object' && typeof d.apiVersion === 'string' &&
+    d.apiVersion.startsWith('admissionregistration.k8s.io/') && d.kind === 'ValidatingAdmissionPolicy';
+}
+
+export interface LoadOptions {
+  /**
+   * Load Kubernetes ValidatingAdmissionPolicy documents as policies (the CLI,
+   * as Kyverno's does). Off by default: in a cluster the API server evaluates
+   * them, so the webhook leaves them in `others`.
+   */
+  admissionPolicies?: boolean;
+}
+
+const emptyResult = (): LoadResult => ({ policies: [], errors: [], others: [], exceptions: [], celExceptions: [], bindings: [] });
+
 /** Parse multi-document YAML; each document is schema-checked; bad ones become errors. */
-export function parsePolicyText(text: string, file: string): LoadResult {
-  const out: LoadResult = { policies: [], errors: [], others: [], exceptions: [] };
+export function parsePolicyText(text: string, file: string, options: LoadOptions = {}): LoadResult {
+  const out = emptyResult();
   const lines = new LineCounter();
   const docs = parseAllDocuments(text, { lineCounter: lines, uniqueKeys: false });
   if (!Array.isArray(docs)) return out; // empty stream
@@ -71,7 +93,18 @@ export function parsePolicyText(text: string, file: string): LoadResult {
       else out.exceptions.push(obj);
       return;
     }
-    const cel = isCelPolicy(obj);
+    if (obj.kind === 'PolicyException' && typeof obj.apiVersion === 'string' && obj.apiVersion.startsWith('policies.kyverno.io/')) {
+      const problem = checkSchema(obj);
+      if (problem) out.errors.push({ file, index, line: lineOf(doc, lines, problem.path) ?? line, path: problem.path, reason: problem.reason });
+      else out.celExceptions.push(obj);
+      return;
+    }
+    if (obj.kind === 'ValidatingAdmissionPolicyBinding' && typeof obj.apiVersion === 'string' && obj.apiVersion.startsWith('admissionregistration.k8s.io/')) {
+      out.bindings.push(obj);
+      out.others.push(obj);
+      return;
+    }
+    const cel = isCelPolicy(obj) || (options.admissionPolicies === true && isValidatingAdmissionPolicy(obj));
     if (!cel && !isKyvernoPolicy(obj)) {
       out.others.push(obj);
       return;
@@ -123,8 +156,8 @@ function lineOf(doc: Document, lines: LineCounter, pointer: string): number | un
 }
 
 /** Load every .yaml/.yml/.json file (directories recursively, sorted) of the given paths. */
-export async function loadPolicyPaths(paths: readonly string[]): Promise<LoadResult> {
-  const out: LoadResult = { policies: [], errors: [], others: [], exceptions: [] };
+export async function loadPolicyPaths(paths: readonly string[], options: LoadOptions = {}): Promise<LoadResult> {
+  const out = emptyResult();
   for (const p of paths) {
     for (const file of await listPolicyFiles(p)) {
       let text: string;
@@ -134,11 +167,13 @@ export async function loadPolicyPaths(paths: readonly string[]): Promise<LoadRes
         out.errors.push({ file, index: 0, line: 0, path: '', reason: `cannot read: ${(err as Error).message}` });
         continue;
       }
-      const r = parsePolicyText(text, file);
+      const r = parsePolicyText(text, file, options);
       out.policies.push(...r.policies);
       out.errors.push(...r.errors);
       out.others.push(...r.others);
       out.exceptions.push(...r.exceptions);
+      out.celExceptions.push(...r.celExceptions);
+      out.bindings.push(...r.bindings);
     }
   }
   return out;

@@ -44,7 +44,7 @@ export const defaultLoader: PolicyLoader = async (paths) => {
   const { compileExceptions } = await import('../engine/exceptions.ts');
   const loaded = await loadPolicyPaths(paths);
   releaseSchemaValidators(); // reloads are rare: keep the idle footprint small
-  const compiled = compilePolicies(loaded.policies);
+  const compiled = compilePolicies(loaded.policies, { exceptions: loaded.celExceptions });
   const exceptions = compileExceptions(loaded.exceptions);
   const exceptionErrors = exceptions.errors.map((e) => ({ file: paths.join(','), index: 0, line: 0, path: '', reason: `PolicyException ${e.exception}: ${e.reason}` }));
   return { policies: compiled.policies, errors: [...loaded.errors, ...compiled.errors, ...exceptionErrors], exceptions };

@@ -13,6 +13,7 @@ import { buildApp } from './app.ts';
 import { DEFAULT_BUDGET_MS } from './deadline.ts';
 import { PolicyStore, type Decider, type PolicyLoader } from './policy-set.ts';
 import type { CompiledPolicy } from '../policy/compile.ts';
+import type { KubeObject } from '../engine/types.ts';
 import type { EngineOptions } from '../engine/engine.ts';
 import type { ServerContextOptions } from './resolver.ts';
 import { MIN_TLS_VERSION, loadTlsMaterial, watchTls, type TlsFiles } from './tls.ts';
@@ -142,8 +143,15 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
 async function defaultEngineOptions(context: ServerContextOptions | undefined): Promise<EngineOptions> {
   const { createServerResolver } = await import('./resolver.ts');
   const resolver = await createServerResolver(context);
-  const secretKey = resolver.hasCluster ? (ref: { namespace: string; name: string }) => resolver.secretKey(ref) : undefined;
-  return { resolver, images: { client: resolver.registry, ...(secretKey ? { secretKey } : {}) } };
+  if (!resolver.hasCluster) return { resolver, images: { client: resolver.registry } };
+  // In a cluster, verifyImages also uses the admitted Pod's imagePullSecrets (read through
+  // the API, cached briefly), falling back to the server's own registry credentials.
+  const { cachedSecretReader, kubernetesSecretReader, podCredentialStore, pullSecretNames } = await import('../images/index.ts');
+  const readSecret = cachedSecretReader(await kubernetesSecretReader(context?.kubeconfig ? { kubeconfig: context.kubeconfig } : {}));
+  const clientFor = async (resource: KubeObject, namespace: string) => pullSecretNames(resource).length === 0
+    ? resolver.registry
+    : resolver.registry.withCredentials(await podCredentialStore(resource, namespace, readSecret));
+  return { resolver, images: { client: resolver.registry, clientFor, secretKey: (ref) => resolver.secretKey(ref) } };
 }
 
 /** /metrics on its own plain-HTTP listener so scraping never touches the admission port. */

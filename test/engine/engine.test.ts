@@ -292,3 +292,25 @@ spec:
   const other = await engine.evaluate(input(privileged('busybox:1')), { mode: 'validate' });
   t.equal(statusOf(other, 'psa').status, 'fail', 'other images are not exempted');
 });
+
+t.test('verifyImages asks for the client of the admitted resource (its imagePullSecrets)', async (t) => {
+  const loaded = parsePolicyText(policy('sig', `  - name: check
+    match: {any: [{resources: {kinds: [Pod]}}]}
+    verifyImages:
+    - imageReferences: ["registry.internal/*"]
+      attestors:
+      - entries:
+        - keys:
+            publicKeys: "-----BEGIN PUBLIC KEY-----\\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE\\n-----END PUBLIC KEY-----"
+`), 'vi.yaml');
+  const { policies } = compilePolicies(loaded.policies);
+  const seen: Array<[string | undefined, string]> = [];
+  const engine = new Engine(policies, {
+    images: { clientFor: (resource, ns) => { seen.push([resource.metadata?.name, ns]); throw new Error('secret regcred: forbidden'); } },
+  });
+  const p = pod({ imagePullSecrets: [{ name: 'regcred' }], containers: [{ name: 'a', image: 'registry.internal/app:1' }] }, { namespace: 'apps' });
+  const r = await engine.evaluate(input(p), { mode: 'mutate' });
+  t.same(seen, [['p', 'apps']], 'called with the resource and its namespace');
+  t.equal(r.results[0]!.rules[0]!.status, 'error');
+  t.match(r.results[0]!.rules[0]!.message, /failed to read image pull secrets: secret regcred: forbidden/);
+});

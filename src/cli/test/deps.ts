@@ -24,7 +24,8 @@ export interface LoadedPolicies {
 }
 
 export interface CliDeps {
-  loadPolicies(paths: readonly string[]): Promise<LoadedPolicies>;
+  /** `celExceptions`: policies.kyverno.io PolicyExceptions from elsewhere (a Test's `exceptions:`), compiled into the CEL policies. */
+  loadPolicies(paths: readonly string[], celExceptions?: readonly KubeObject[]): Promise<LoadedPolicies>;
   /** One engine for exactly one policy. */
   createEngine(policy: CompiledPolicy, resolver?: ContextResolver, exceptions?: CompiledExceptions): EngineLike;
 }
@@ -40,9 +41,12 @@ export function defaultDeps(): Promise<CliDeps> {
       import('../../engine/engine.ts'),
     ]);
     return {
-      async loadPolicies(paths) {
-        const loaded = await loadPolicyPaths(paths);
-        const compiled = compilePolicies(loaded.policies);
+      async loadPolicies(paths, celExceptions = []) {
+        const loaded = await loadPolicyPaths(paths, { admissionPolicies: true });
+        const compiled = compilePolicies(loaded.policies, {
+          exceptions: [...loaded.celExceptions, ...celExceptions],
+          bindings: loaded.bindings,
+        });
         const warnings = [
           ...loaded.errors.map((e) => `policy ${e.file}#${e.index} ${e.path}: ${e.reason}`),
           ...compiled.errors.map((e) => `invalid policy ${e.file}#${e.index} ${e.path}: ${e.reason}`),
@@ -51,7 +55,7 @@ export function defaultDeps(): Promise<CliDeps> {
         for (const o of loaded.others) {
           const kind = typeof o.kind === 'string' ? o.kind : '';
           const name = typeof o.metadata?.name === 'string' ? o.metadata.name : '';
-          if (name !== '' && /Polic(y|ies)$/.test(kind)) unsupported.set(name, kind);
+          if (name !== '' && /Polic(y|ies)$/.test(kind) && kind !== 'ValidatingAdmissionPolicyBinding') unsupported.set(name, kind);
         }
         return { policies: compiled.policies, warnings, unsupported, exceptionDocs: loaded.exceptions };
       },

@@ -88,9 +88,20 @@ export async function runTestSpec(path: string, spec: TestSpec, options: RunOpti
       }
     }
 
+    // The Test's exceptions first: CEL PolicyExceptions are compiled into the policies they name.
+    const testExceptions: KubeObject[] = [];
+    const celExceptions: KubeObject[] = [];
+    if (spec.exceptions.length > 0) {
+      const { loadPolicyPaths } = await import('../../policy/load.ts');
+      const ex = await loadPolicyPaths(spec.exceptions.map(rel));
+      for (const e of ex.errors) report.warnings.push(`exception ${e.file}#${e.index} ${e.path}: ${e.reason}`);
+      testExceptions.push(...ex.exceptions);
+      celExceptions.push(...ex.celExceptions);
+    }
+
     report.log.push('  Loading policies ...');
     const deps = options.deps ?? (await defaultDeps());
-    const loaded = await deps.loadPolicies(spec.policies.map(rel));
+    const loaded = await deps.loadPolicies(spec.policies.map(rel), celExceptions);
     report.warnings.push(...loaded.warnings);
     const policies = loaded.policies;
     report.policyCount = policies.length;
@@ -102,13 +113,7 @@ export async function runTestSpec(path: string, spec: TestSpec, options: RunOpti
     for (const d of duplicates) report.log.push(`  warning: found duplicated resource ${describeResource(d)}`);
     report.resourceCount = uniques.length;
 
-    const exceptionDocs = [...(loaded.exceptionDocs ?? [])];
-    if (spec.exceptions.length > 0) {
-      const { loadPolicyPaths } = await import('../../policy/load.ts');
-      const ex = await loadPolicyPaths(spec.exceptions.map(rel));
-      for (const e of ex.errors) report.warnings.push(`exception ${e.file}#${e.index} ${e.path}: ${e.reason}`);
-      exceptionDocs.push(...ex.exceptions);
-    }
+    const exceptionDocs = [...(loaded.exceptionDocs ?? []), ...testExceptions];
     let exceptions: CompiledExceptions | undefined;
     if (exceptionDocs.length > 0) {
       const { compileExceptions } = await import('../../engine/exceptions.ts');

@@ -25,6 +25,8 @@ import fjp from 'fast-json-patch';
 /** How the engine reaches registries; the server and CLI may supply their own client. */
 export interface ImageVerificationConfig {
   client?: RegistryClient;
+  /** The client for one admitted resource (e.g. with the Pod's imagePullSecrets); default `client`. */
+  clientFor?: (resource: KubeObject, namespace: string) => Promise<RegistryClient> | RegistryClient;
   /** Resolve `keys.secret` references to PEM. */
   secretKey?: VerifyOptions['secretKey'];
   timeoutMs?: number;
@@ -119,13 +121,21 @@ export function compileVerifyImagesHandler(ruleName: string, verifyImages: JsonO
     } catch (err) {
       return { status: 'error', message: `failed to extract images: ${(err as Error).message}` };
     }
+    let client: RegistryClient;
+    try {
+      client = cfg?.clientFor
+        ? await cfg.clientFor(env.resource, env.resource.metadata?.namespace ?? env.input.namespace ?? '')
+        : clientFor(cfg);
+    } catch (err) {
+      return { status: 'error', message: `failed to read image pull secrets: ${(err as Error).message}` };
+    }
     const patches: { op: 'replace'; path: string; value: JsonValue }[] = [];
     const passed: string[] = [];
     let considered = 0;
     for (const base of compiled) {
       const cv = base.hasVariables ? compileVerification(substituteVariables(base.raw, env.data) as JsonObject) : base;
       const verifyOpts: VerifyOptions = {
-        client: clientFor(cfg), repository: cv.repository, annotations: cv.annotations, cosignOCI11: cv.cosignOCI11,
+        client, repository: cv.repository, annotations: cv.annotations, cosignOCI11: cv.cosignOCI11,
         useCache: cv.useCache, secretKey: cfg?.secretKey, timeoutMs: cfg?.timeoutMs,
       };
       for (const image of images) {

@@ -90,6 +90,15 @@ export class RegistryClient {
     };
   }
 
+  /**
+   * A client with the same settings that tries `credentials` first (a Pod's
+   * imagePullSecrets), then this client's own.
+   */
+  withCredentials(credentials: CredentialStore): RegistryClient {
+    const own = this.opts.credentials;
+    return new RegistryClient({ ...this.opts, credentials: (host) => credentials(host) ?? own?.(host) });
+  }
+
   /** Parse an image reference with this client's default-registry settings. */
   parse(image: string): ParsedImageReference {
     return parseImageReference(image, this.opts.parse);

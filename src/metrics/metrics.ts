@@ -3,7 +3,7 @@
  * existing Kyverno dashboards and alerts work unchanged. Each server gets its
  * own Registry (tests build many apps in one process).
  */
-import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { FastCounter, FastHistogram } from './fast.ts';
 import { CelPolicyMetrics } from './cel.ts';
 import type { Operation, RuleResponse } from '../engine/types.ts';
@@ -51,6 +51,8 @@ export class Metrics {
   readonly #namespaces: BoundedLabel;
   readonly #kinds: BoundedLabel;
 
+  readonly imageCache: Counter<'outcome'>;
+  readonly imageVerificationDuration: Histogram;
   constructor(options: MetricsOptions = {}) {
     const registry = new Registry();
     this.registry = registry;
@@ -68,6 +70,18 @@ export class Metrics {
       'can be used to track the latencies (in seconds) associated with the execution/processing of the individual rules under Kyverno policies whenever they evaluate incoming resource requests',
       RULE_BUCKETS);
     this.celPolicies = new CelPolicyMetrics(registry, RULE_BUCKETS);
+    this.imageCache = new Counter({
+      name: 'portcullis_image_verification_cache_total',
+      help: 'image verification cache lookups by outcome: hit, miss (one registry round), coalesced (joined a round in flight)',
+      labelNames: ['outcome'],
+      registers: [registry],
+    });
+    this.imageVerificationDuration = new Histogram({
+      name: 'portcullis_image_verification_duration_seconds',
+      help: 'time of one registry round of image verification (cache misses)',
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers: [registry],
+    });
     this.policyRuleInfo = new Gauge({
       name: 'kyverno_policy_rule_info_total',
       help: 'can be used to track the info of the rules or/and policies present in the cluster. 1 means the rule is currently existent in the cluster',
@@ -136,6 +150,12 @@ export class Metrics {
         this.policyRuleInfo.set({ ...base, rule_name: rule.name, rule_type: ruleTypeLabel(rule.type), status_ready: 'true' }, 1);
       }
     }
+  }
+
+  /** One image verification cache lookup (hook for src/images VerificationCache.onEvent). */
+  recordImageCache(outcome: 'hit' | 'miss' | 'coalesced', durationMs?: number): void {
+    this.imageCache.inc({ outcome });
+    if (durationMs !== undefined) this.imageVerificationDuration.observe(durationMs / 1000);
   }
 
   recordPolicyChange(policy: PolicyInfo, change: PolicyChangeType): void {

@@ -73,6 +73,11 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   // Bad registry/kube configuration is fatal too: better than erroring every rule that needs it.
   // (An injected decider needs none, and then the image/registry code is never loaded.)
   const engineOptions = options.engineOptions ?? (options.createDecider ? {} : await defaultEngineOptions(options.context));
+  if (!options.createDecider) {
+    // Image verification cache hits, misses and registry-round latency.
+    const { defaultVerificationCache } = await import('../images/index.ts');
+    defaultVerificationCache.onEvent = (outcome, ms) => metrics.recordImageCache(outcome, ms);
+  }
 
   const store = new PolicyStore({
     paths: options.policyPaths,

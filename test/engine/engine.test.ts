@@ -314,3 +314,27 @@ t.test('verifyImages asks for the client of the admitted resource (its imagePull
   t.equal(r.results[0]!.rules[0]!.status, 'error');
   t.match(r.results[0]!.rules[0]!.message, /failed to read image pull secrets: secret regcred: forbidden/);
 });
+
+t.test('verifyImages required: false leaves signatures to the mutate phase; verifyDigest still applies', async (t) => {
+  const loaded = parsePolicyText(policy('sig', `  - name: check
+    match: {any: [{resources: {kinds: [Pod]}}]}
+    verifyImages:
+    - imageReferences: ["registry.internal/*"]
+      required: false
+      attestors:
+      - entries:
+        - keys:
+            publicKeys: "-----BEGIN PUBLIC KEY-----\\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE\\n-----END PUBLIC KEY-----"
+`), 'vi.yaml');
+  const { policies } = compilePolicies(loaded.policies);
+  let calls = 0;
+  const engine = new Engine(policies, { images: { clientFor: () => { calls++; throw new Error('no registry here'); } } });
+  const withDigest = pod({ containers: [{ name: 'a', image: `registry.internal/app@sha256:${'a'.repeat(64)}` }] });
+  const v = await engine.evaluate(input(withDigest), { mode: 'validate' });
+  t.equal(v.results[0]!.rules[0]!.status, 'pass', 'no registry round on /validate');
+  t.equal(calls, 0, 'no client is built when no signature is checked');
+  const tagged = pod({ containers: [{ name: 'a', image: 'registry.internal/app:1' }] });
+  const v2 = await engine.evaluate(input(tagged), { mode: 'validate' });
+  t.equal(v2.results[0]!.rules[0]!.status, 'fail');
+  t.match(v2.results[0]!.rules[0]!.message, /missing digest for registry.internal\/app:1/);
+});

@@ -44,6 +44,8 @@ interface CompiledVerification {
   cosignOCI11: boolean;
   mutateDigest: boolean;
   verifyDigest: boolean;
+  /** Kyverno `required` (default true): the validate phase insists the image verifies. */
+  required: boolean;
   useCache: boolean;
   hasVariables: boolean;
   raw: JsonObject;
@@ -70,6 +72,7 @@ function compileVerification(v: JsonObject): CompiledVerification {
     cosignOCI11: v.cosignOCI11 === true,
     mutateDigest: v.mutateDigest !== false,
     verifyDigest: v.verifyDigest !== false,
+    required: v.required !== false,
     useCache: v.useCache !== false,
     hasVariables: JSON.stringify(v).includes('{{'),
     raw: v,
@@ -121,29 +124,33 @@ export function compileVerifyImagesHandler(ruleName: string, verifyImages: JsonO
     } catch (err) {
       return { status: 'error', message: `failed to extract images: ${(err as Error).message}` };
     }
-    let client: RegistryClient;
-    try {
-      client = cfg?.clientFor
-        ? await cfg.clientFor(env.resource, env.resource.metadata?.namespace ?? env.input.namespace ?? '')
-        : clientFor(cfg);
-    } catch (err) {
-      return { status: 'error', message: `failed to read image pull secrets: ${(err as Error).message}` };
-    }
+    // The registry client (with the Pod's pull secrets) is built only when a signature is checked.
+    let client: RegistryClient | undefined;
+    const getClient = async () => (client ??= cfg?.clientFor
+      ? await cfg.clientFor(env.resource, env.resource.metadata?.namespace ?? env.input.namespace ?? '')
+      : clientFor(cfg));
     const patches: { op: 'replace'; path: string; value: JsonValue }[] = [];
     const passed: string[] = [];
     let considered = 0;
     for (const base of compiled) {
       const cv = base.hasVariables ? compileVerification(substituteVariables(base.raw, env.data) as JsonObject) : base;
-      const verifyOpts: VerifyOptions = {
-        client, repository: cv.repository, annotations: cv.annotations, cosignOCI11: cv.cosignOCI11,
+      const verifyOpts = (c: RegistryClient): VerifyOptions => ({
+        client: c, repository: cv.repository, annotations: cv.annotations, cosignOCI11: cv.cosignOCI11,
         useCache: cv.useCache, secretKey: cfg?.secretKey, timeoutMs: cfg?.timeoutMs,
-      };
+      });
       for (const image of images) {
         if (decideImage(cv.scope, image) !== 'verify') continue;
         considered++;
-        const verifies = cv.attestors.length > 0 || cv.attestations.length > 0;
+        // On /validate, `required: false` leaves signatures to the mutate phase: only the digest is checked.
+        const verifies = (cv.attestors.length > 0 || cv.attestations.length > 0) && (env.phase === 'mutate' || cv.required);
         if (verifies) {
-          const r = await verifyOne(cv, image, env, cfg, verifyOpts);
+          let c: RegistryClient;
+          try {
+            c = await getClient();
+          } catch (err) {
+            return { status: 'error', message: `failed to read image pull secrets: ${(err as Error).message}` };
+          }
+          const r = await verifyOne(cv, image, env, cfg, verifyOpts(c));
           if (r.status !== 'pass') return { status: r.status, message: r.message };
           passed.push(r.message);
           if (!image.digest && r.digest && cv.mutateDigest && env.phase === 'mutate') {

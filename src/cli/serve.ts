@@ -23,6 +23,11 @@ const USAGE = `usage: portcullis serve [options]
   --registry-ca FILE    extra CA certificates (PEM) trusted for registries
   --kubeconfig FILE     API server for configMap/apiCall context entries (default: in-cluster when
                         KUBERNETES_SERVICE_HOST is set, else none: such rules report an error)
+  --policy-configmaps SELECTOR
+                        also load policies from ConfigMaps with these labels (e.g. portcullis.io/policies=true),
+                        read through the API and re-read when they change (polled every 5 s)
+  --policy-configmap-namespace NS
+                        only ConfigMaps in this namespace (default: all namespaces)
   --log-level LEVEL     pino level: fatal,error,warn,info,debug,trace (default info)`;
 
 function intOption(name: string, raw: string | undefined, fallback: number, min = 0): number {
@@ -50,6 +55,8 @@ export async function runServeCommand(argv: readonly string[]): Promise<number> 
         'registry-config': { type: 'string' },
         'registry-ca': { type: 'string' },
         kubeconfig: { type: 'string' },
+        'policy-configmaps': { type: 'string' },
+        'policy-configmap-namespace': { type: 'string' },
         'log-level': { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
       },
@@ -76,6 +83,12 @@ export async function runServeCommand(argv: readonly string[]): Promise<number> 
         ...(values['registry-ca'] ? { caFile: values['registry-ca'] } : {}),
         ...(values.kubeconfig ? { kubeconfig: values.kubeconfig } : {}),
       },
+      ...(values['policy-configmaps'] ? {
+        policyConfigMaps: {
+          selector: values['policy-configmaps'],
+          ...(values['policy-configmap-namespace'] ? { namespace: values['policy-configmap-namespace'] } : {}),
+        },
+      } : {}),
       level,
     };
   } catch (err) {

@@ -167,15 +167,20 @@ export async function loadPolicyPaths(paths: readonly string[], options: LoadOpt
         out.errors.push({ file, index: 0, line: 0, path: '', reason: `cannot read: ${(err as Error).message}` });
         continue;
       }
-      const r = parsePolicyText(text, file, options);
-      out.policies.push(...r.policies);
-      out.errors.push(...r.errors);
-      out.others.push(...r.others);
-      out.exceptions.push(...r.exceptions);
-      out.celExceptions.push(...r.celExceptions);
-      out.bindings.push(...r.bindings);
+      mergeInto(out, parsePolicyText(text, file, options));
     }
   }
+  return out;
+}
+
+/** Add one load's results to another (files, ConfigMap entries, …). */
+export function mergeInto(out: LoadResult, r: LoadResult): LoadResult {
+  out.policies.push(...r.policies);
+  out.errors.push(...r.errors);
+  out.others.push(...r.others);
+  out.exceptions.push(...r.exceptions);
+  out.celExceptions.push(...r.celExceptions);
+  out.bindings.push(...r.bindings);
   return out;
 }
 

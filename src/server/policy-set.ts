@@ -12,6 +12,7 @@ import type { PolicyLoadError } from '../policy/types.ts';
 import type { Metrics } from '../metrics/metrics.ts';
 import { effectiveBudget } from './deadline.ts';
 import { watchPaths, type Watcher } from './watch.ts';
+import type { PolicyText, PolicyTextSource } from './configmap-policies.ts';
 
 /** Anything with the Engine's evaluate signature (tests inject their own). */
 export interface Decider {
@@ -34,15 +35,17 @@ export interface PolicySource {
   readonly current: PolicySet | null;
 }
 
-export type PolicyLoader = (paths: readonly string[]) => Promise<{ policies: CompiledPolicy[]; errors: PolicyLoadError[]; exceptions?: CompiledExceptions }>;
+export type PolicyLoader = (paths: readonly string[], texts?: readonly PolicyText[]) =>
+  Promise<{ policies: CompiledPolicy[]; errors: PolicyLoadError[]; exceptions?: CompiledExceptions }>;
 
 // The engine and loader are imported on first use, so a server driven by an
 // injected loader/decider (tests, benchmarks of the HTTP layer) never loads them.
-export const defaultLoader: PolicyLoader = async (paths) => {
-  const [{ loadPolicyPaths }, { compilePolicies }, { releaseSchemaValidators }] = await Promise.all([
+export const defaultLoader: PolicyLoader = async (paths, texts = []) => {
+  const [{ loadPolicyPaths, parsePolicyText, mergeInto }, { compilePolicies }, { releaseSchemaValidators }] = await Promise.all([
     import('../policy/load.ts'), import('../policy/compile.ts'), import('../policy/schema.ts')]);
   const { compileExceptions } = await import('../engine/exceptions.ts');
   const loaded = await loadPolicyPaths(paths);
+  for (const t of texts) mergeInto(loaded, parsePolicyText(t.text, t.name));
   releaseSchemaValidators(); // reloads are rare: keep the idle footprint small
   const compiled = compilePolicies(loaded.policies, { exceptions: loaded.celExceptions });
   const exceptions = compileExceptions(loaded.exceptions);
@@ -59,6 +62,8 @@ export interface PolicyStoreOptions {
   budgetMs: number;
   metrics?: Metrics;
   logger?: Logger;
+  /** Policies from labelled ConfigMaps (read through the Kubernetes API), loaded with the files. */
+  configMaps?: PolicyTextSource;
 }
 
 function modeFailurePolicy(policies: readonly CompiledPolicy[], mode: Mode): 'Fail' | 'Ignore' {
@@ -83,6 +88,8 @@ export class PolicyStore implements PolicySource {
   readonly #options: PolicyStoreOptions;
   #generation = 0;
   #watcher: Watcher | undefined;
+  #configMapVersion: string | undefined;
+  #configMapTimer: NodeJS.Timeout | undefined;
   #reloading: Promise<unknown> = Promise.resolve();
 
   constructor(options: PolicyStoreOptions) {
@@ -135,7 +142,13 @@ export class PolicyStore implements PolicySource {
     const { paths = [], loader = defaultLoader, logger } = this.#options;
     let result: Awaited<ReturnType<PolicyLoader>>;
     try {
-      result = await loader(paths);
+      let texts: PolicyText[] = [];
+      if (this.#options.configMaps) {
+        const read = await this.#options.configMaps.read();
+        this.#configMapVersion = read.version;
+        texts = read.texts;
+      }
+      result = await loader(paths, texts);
     } catch (err) {
       const reason = err instanceof Error ? err.message : String(err);
       logger?.error({ paths, reason }, 'policy load failed; keeping the last good policy set');
@@ -161,14 +174,31 @@ export class PolicyStore implements PolicySource {
     return { ok: true, errors: [] };
   }
 
-  /** Reload whenever the policy paths change on disk. */
-  watch(options: { debounceMs?: number; pollMs?: number } = {}): void {
-    if (this.#watcher || !this.#options.paths?.length) return;
-    this.#watcher = watchPaths(this.#options.paths, () => { void this.reload(); }, options);
+  /** Reload whenever the policy paths change on disk, or the policy ConfigMaps change (polled). */
+  watch(options: { debounceMs?: number; pollMs?: number; configMapPollMs?: number } = {}): void {
+    if (!this.#watcher && this.#options.paths?.length) {
+      this.#watcher = watchPaths(this.#options.paths, () => { void this.reload(); }, options);
+    }
+    const source = this.#options.configMaps;
+    if (source && !this.#configMapTimer) {
+      let busy = false;
+      this.#configMapTimer = setInterval(() => {
+        if (busy) return;
+        busy = true;
+        source.read().then((r) => {
+          if (r.version !== this.#configMapVersion) return this.reload();
+        }, (err: unknown) => {
+          this.#options.logger?.warn({ reason: (err as Error).message }, 'policy ConfigMaps could not be listed; keeping the current policy set');
+        }).finally(() => { busy = false; });
+      }, options.configMapPollMs ?? 5000);
+      this.#configMapTimer.unref();
+    }
   }
 
   close(): void {
     this.#watcher?.close();
     this.#watcher = undefined;
+    if (this.#configMapTimer) clearInterval(this.#configMapTimer);
+    this.#configMapTimer = undefined;
   }
 }

@@ -14,6 +14,7 @@ import { DEFAULT_BUDGET_MS } from './deadline.ts';
 import { PolicyStore, type Decider, type PolicyLoader } from './policy-set.ts';
 import type { CompiledPolicy } from '../policy/compile.ts';
 import type { KubeObject } from '../engine/types.ts';
+import type { PolicyTextSource } from './configmap-policies.ts';
 import type { EngineOptions } from '../engine/engine.ts';
 import type { ServerContextOptions } from './resolver.ts';
 import { MIN_TLS_VERSION, loadTlsMaterial, watchTls, type TlsFiles } from './tls.ts';
@@ -44,6 +45,8 @@ export interface ServerOptions {
    * KUBERNETES_SERVICE_HOST is set). Ignored when `engineOptions` is given.
    */
   context?: ServerContextOptions;
+  /** Also load policies from ConfigMaps matching this label selector (needs a cluster: in-cluster or context.kubeconfig). */
+  policyConfigMaps?: { selector: string; namespace?: string; pollMs?: number };
   /** For tests: the Engine's options as they are (resolver, images). */
   engineOptions?: EngineOptions;
 }
@@ -79,7 +82,14 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     defaultVerificationCache.onEvent = (outcome, ms) => metrics.recordImageCache(outcome, ms);
   }
 
+  let configMaps: PolicyTextSource | undefined;
+  if (options.policyConfigMaps) {
+    const [{ kubeTransport }, { configMapPolicySource }] = await Promise.all([import('./resolver.ts'), import('./configmap-policies.ts')]);
+    const kube = await kubeTransport(options.context?.kubeconfig ? { kubeconfig: options.context.kubeconfig } : {});
+    configMaps = configMapPolicySource(kube, options.policyConfigMaps.selector, options.policyConfigMaps.namespace);
+  }
   const store = new PolicyStore({
+    ...(configMaps ? { configMaps } : {}),
     paths: options.policyPaths,
     budgetMs: options.budgetMs ?? DEFAULT_BUDGET_MS,
     metrics,
@@ -106,7 +116,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   try {
     await app.listen({ port: options.port ?? 9443, host: options.host ?? '0.0.0.0' });
     if (options.watch !== false) {
-      store.watch(watchOpts);
+      store.watch({ ...watchOpts, ...(options.policyConfigMaps?.pollMs ? { configMapPollMs: options.policyConfigMaps.pollMs } : {}) });
       watchers.push(watchTls(app.server as HttpsServer, options.tls, logger, watchOpts));
     }
     if (options.metricsPort !== null) {

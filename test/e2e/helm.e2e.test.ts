@@ -153,6 +153,16 @@ t.test('helm chart', { skip: helmMissing ? `helm not available: ${helmMissing}` 
     t.same(one(external.objects, 'Certificate').spec.issuerRef, { name: 'corp-ca', kind: 'ClusterIssuer' });
   });
 
+  await t.test('policies.configMapSelector turns on live policy ConfigMaps in the release namespace', async (t) => {
+    const off = await render('guard', 'security');
+    const argsOf = (objects: Obj[]) => (one(objects, 'Deployment').spec.template.spec.containers[0].args as string[]);
+    t.notOk(argsOf(off.objects).includes('--policy-configmaps'), 'off by default');
+    const on = await render('guard', 'security', ['policies.configMapSelector=portcullis.io/policies=true']);
+    const args = argsOf(on.objects);
+    t.equal(args[args.indexOf('--policy-configmaps') + 1], 'portcullis.io/policies=true');
+    t.equal(args[args.indexOf('--policy-configmap-namespace') + 1], 'security');
+  });
+
   await t.test('an unknown certificates.mode is a render error', async (t) => {
     const r = await helm(['template', 'portcullis', CHART, '--set', 'certificates.mode=self-signed']);
     t.not(r.code, 0);

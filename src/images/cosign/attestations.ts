@@ -97,8 +97,7 @@ export async function fetchVerifiedStatements(digest: string, repo: Repo, entry:
   if (layers.length === 0) throw new Error('no matching attestations: no attestations found');
   const statements: InTotoStatement[] = [];
   const reasons: string[] = [];
-  const hex = digest.slice(digest.indexOf(':') + 1);
-  const alg = digest.slice(0, digest.indexOf(':'));
+  const [alg, hex] = splitDigest(digest);
   for (const layer of layers) {
     const blob = await options.client.getBlob(repo, layer.digest, { signal: options.signal, maxBytes: 8 * 1024 * 1024 });
     let env: DsseEnvelope;
@@ -136,21 +135,32 @@ export async function fetchVerifiedStatements(digest: string, repo: Repo, entry:
       const problem = verifyRekorBundle(bundle, verifier.rekorPubkey, { payload: blob, signature: Buffer.from(good.sig, 'base64') });
       if (problem) { reasons.push(problem); continue; }
     }
-    let statement: InTotoStatement;
-    try {
-      statement = JSON.parse(payload.toString('utf8'));
-    } catch {
-      reasons.push('attestation payload is not JSON');
-      continue;
-    }
-    if (!statement.subject?.some((s) => s.digest?.[alg] === hex)) {
-      reasons.push('no matching subject digest found');
-      continue;
-    }
-    statements.push(statement);
+    const statement = statementFor(payload, alg, hex, reasons);
+    if (statement) statements.push(statement);
   }
   if (statements.length === 0) throw new Error(`no matching attestations: ${[...new Set(reasons)].join('; ')}`);
   return statements;
+}
+
+function splitDigest(digest: string): [string, string] {
+  const colon = digest.indexOf(':');
+  return [digest.slice(0, colon), digest.slice(colon + 1)];
+}
+
+/** The in-toto statement of a verified payload when its subject is the image, else undefined with the reason noted. */
+function statementFor(payload: Buffer, alg: string, hex: string, reasons: string[]): InTotoStatement | undefined {
+  let statement: InTotoStatement;
+  try {
+    statement = JSON.parse(payload.toString('utf8'));
+  } catch {
+    reasons.push('attestation payload is not JSON');
+    return undefined;
+  }
+  if (!statement.subject?.some((s) => s.digest?.[alg] === hex)) {
+    reasons.push('no matching subject digest found');
+    return undefined;
+  }
+  return statement;
 }
 
 /** Attestations stored as sigstore bundles (OCI 1.1 referrers). */
@@ -158,9 +168,7 @@ async function bundleStatements(digest: string, repo: Repo, verifier: EntryVerif
   options: VerifyOptions & { signal?: AbortSignal }): Promise<InTotoStatement[]> {
   const bundles = await fetchBundleSignatures(options.client, repo, digest, { signal: options.signal });
   if (bundles.length === 0) throw new Error('no matching attestations: no attestations found');
-  const colon = digest.indexOf(':');
-  const alg = digest.slice(0, colon);
-  const hex = digest.slice(colon + 1);
+  const [alg, hex] = splitDigest(digest);
   const reasons: string[] = [];
   const statements: InTotoStatement[] = [];
   for (const b of bundles) {
@@ -179,18 +187,8 @@ async function bundleStatements(digest: string, repo: Repo, verifier: EntryVerif
         : 'attestation not found in transparency log (the bundle has no tlog entries; set rekor.ignoreTlog to verify without a transparency log)');
       continue;
     }
-    let statement: InTotoStatement;
-    try {
-      statement = JSON.parse(b.payload.toString('utf8'));
-    } catch {
-      reasons.push('attestation payload is not JSON');
-      continue;
-    }
-    if (!statement.subject?.some((s) => s.digest?.[alg] === hex)) {
-      reasons.push('no matching subject digest found');
-      continue;
-    }
-    statements.push(statement);
+    const statement = statementFor(b.payload, alg, hex, reasons);
+    if (statement) statements.push(statement);
   }
   if (statements.length === 0) throw new Error(`no matching attestations: ${[...new Set(reasons)].join('; ')}`);
   return statements;

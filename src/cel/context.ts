@@ -12,6 +12,11 @@ export interface CelContextProvider {
   listResources?(apiVersion: string, resource: string, namespace: string): JsonValue[];
   imageData?(reference: string): JsonValue | undefined;
   globalContext?(name: string, projection: string): JsonValue | undefined;
+  /**
+   * Resolves the lookups asked during the last evaluation that could not be answered
+   * synchronously; true when any was resolved (the engine then evaluates again).
+   */
+  resolvePending?(): Promise<boolean>;
 }
 
 let current: CelContextProvider | undefined;

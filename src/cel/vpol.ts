@@ -11,6 +11,7 @@
  */
 import type { AdmissionInput, JsonObject, JsonValue } from '../engine/types.ts';
 import type { CelContextProvider } from './context.ts';
+import type { ImageVerificationConfig } from '../engine/handlers/verify-images.ts';
 import { compileMatchConstraints, type ConstraintMatcher } from './match-constraints.ts';
 import { compileProgram, type CompiledProgram } from './program.ts';
 import { resourceOfKind } from './resources.ts';
@@ -36,6 +37,8 @@ export interface VpolEvalOptions {
   context?: CelContextProvider;
   /** Extra `request` fields (uid, …). */
   request?: JsonObject;
+  /** Registry client and key lookup for image verification (ImageValidatingPolicy). */
+  images?: ImageVerificationConfig;
 }
 
 export interface CompiledValidatingPolicy {

@@ -14,6 +14,10 @@ import { contextSeed, contextFrom, contextForRule, type ContextSeed } from './re
 import { celContextFor, namespaceObjectOf } from './cel-context.ts';
 import { exceptionSkip, policyKey, type CompiledExceptions, type RuleExceptions } from './exceptions.ts';
 import { diffPatch } from './patch.ts';
+import type { MpolOutcome, VpolEvalOptions } from '../cel/index.ts';
+
+/** How often a CEL policy is re-evaluated after resolving the lookups it asked for. */
+const MAX_CEL_LOOKUP_ROUNDS = 4;
 
 export interface EngineOptions {
   resolver?: ContextResolver;
@@ -99,7 +103,9 @@ export class Engine {
         if (policy.cel) {
           if (policy.cel.type === 'mutating') {
             const t0 = performance.now();
-            const out = policy.cel.policy.evaluate({ ...input, object: resource }, this.celOptions(input));
+            const subject: AdmissionInput = { ...input, object: resource };
+            const mpol = policy.cel.policy;
+            const out: MpolOutcome = await this.celEvaluate(input, (opts) => mpol.evaluate(subject, opts));
             const pr = resultFor(policy);
             for (const r of out.results) pr.rules.push({ name: r.rule, type: 'Mutation', status: r.status, message: r.message });
             if (out.patched) resource = out.patched;
@@ -129,7 +135,7 @@ export class Engine {
       for (const policy of policies) {
         if (policy.cel) {
           const t0 = performance.now();
-          const rules = this.celValidate(policy, input, resource);
+          const rules = await this.celValidate(policy, input, resource);
           if (rules.length > 0) {
             const pr = resultFor(policy);
             pr.rules.push(...rules);
@@ -177,22 +183,39 @@ export class Engine {
     return { results, patchedResource: resource, patches };
   }
 
-  private celOptions(input: AdmissionInput) {
+  private celOptions(input: AdmissionInput): VpolEvalOptions {
     const context = celContextFor(this.options.resolver);
-    return { namespaceObject: namespaceObjectOf(input), ...(context ? { context } : {}) };
+    const opts: VpolEvalOptions = { namespaceObject: namespaceObjectOf(input) };
+    if (context) opts.context = context;
+    if (this.options.images) opts.images = this.options.images;
+    return opts;
+  }
+
+  /**
+   * Evaluates a CEL policy. CEL runs synchronously, so a provider whose lookups
+   * (resource.Get, http.Get, globalContext.Get, …) were asked but not answered yet
+   * resolves them asynchronously and the policy is evaluated again, up to a bound.
+   */
+  private async celEvaluate<T>(input: AdmissionInput, run: (opts: VpolEvalOptions) => T | Promise<T>): Promise<T> {
+    const opts = this.celOptions(input);
+    let out = await run(opts);
+    for (let round = 0; round < MAX_CEL_LOOKUP_ROUNDS && opts.context?.resolvePending; round++) {
+      if (!(await opts.context.resolvePending())) break;
+      out = await run(opts);
+    }
+    return out;
   }
 
   /** A policies.kyverno.io validating (or unsupported) policy, evaluated as a whole. */
-  private celValidate(policy: CompiledPolicy, input: AdmissionInput, object: KubeObject | null): RuleResponse[] {
+  private async celValidate(policy: CompiledPolicy, input: AdmissionInput, object: KubeObject | null): Promise<RuleResponse[]> {
     const cel = policy.cel!;
     const subject = { ...input, object };
     if (cel.type === 'unsupported') {
       return cel.matches(subject) ? [{ name: '', type: 'Validation', status: 'error', message: cel.reason }] : [];
     }
     if (cel.type !== 'validating') return [];
-    return cel.policy.evaluate(subject, this.celOptions(input)).map((r) => ({
-      name: r.rule, type: 'Validation' as const, status: r.status, message: r.message,
-    }));
+    const results = await this.celEvaluate(input, (opts) => cel.policy.evaluate(subject, opts));
+    return results.map((r) => ({ name: r.rule, type: 'Validation' as const, status: r.status, message: r.message }));
   }
 
   /** Kyverno's allowExistingViolations: on UPDATE, a rule that already failed on the old object is skipped. */

@@ -4,13 +4,13 @@
  * and each rule gets its handler (validate / mutate / verifyImages) built with
  * its patterns, conditions and expressions pre-compiled.
  */
-import type { JsonObject, KubeObject } from '../engine/types.ts';
+import type { AdmissionInput, JsonObject, KubeObject } from '../engine/types.ts';
 import type { LoadedPolicy, PolicyLoadError } from './types.ts';
 import { expandAutogen } from './autogen.ts';
 import { compileRuleMatcher, kindOfSelector, type CompiledMatcher } from '../engine/match.ts';
 import { compileRuleHandler, type RuleHandler } from '../engine/handlers/index.ts';
 import { compileConditionBlock, type CompiledConditionBlock } from '../engine/handlers/preconditions.ts';
-import { compileCelPolicy, UnsupportedPolicyError, type CompiledValidatingPolicy, type CompiledMutatingPolicy } from '../cel/index.ts';
+import { compileCelPolicy, UnsupportedPolicyError, type CompiledValidatingPolicy, type CompiledMutatingPolicy, type VpolEvalOptions, type VpolResult } from '../cel/index.ts';
 import { compileVapAsValidatingPolicy } from '../cel/vap.ts';
 import { compileMatchConstraints, type ConstraintMatcher } from '../cel/match-constraints.ts';
 import type { PolicyKind } from './types.ts';
@@ -44,8 +44,13 @@ export interface CompiledRule {
 }
 
 /** A policies.kyverno.io policy: evaluated as a whole by src/cel, not rule by rule. */
+/** A validating CEL policy as the engine calls it: kinds that verify images answer asynchronously. */
+export type CelValidatingRuntime = Omit<CompiledValidatingPolicy, 'evaluate'> & {
+  evaluate(input: AdmissionInput, opts?: VpolEvalOptions): VpolResult[] | Promise<VpolResult[]>;
+};
+
 export type CelPolicyRuntime =
-  | { type: 'validating'; policy: CompiledValidatingPolicy }
+  | { type: 'validating'; policy: CelValidatingRuntime }
   | { type: 'mutating'; policy: CompiledMutatingPolicy }
   /** A kind Portcullis cannot evaluate yet: matched requests get an `error` result saying so. */
   | { type: 'unsupported'; reason: string; matches: ConstraintMatcher };

@@ -87,12 +87,12 @@ spec:
   t.same(loaded.others, []);
   const cm = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'c', namespace: 'default' } };
   const input = { operation: 'CREATE' as const, object: cm, oldObject: null, kind: { group: '', version: 'v1', kind: 'ConfigMap' }, namespace: 'default', userInfo: {}, roles: [], clusterRoles: [] };
-  const run = (exceptions: typeof loaded.celExceptions) => {
+  const run = async (exceptions: typeof loaded.celExceptions) => {
     const cel = compilePolicies(loaded.policies, { exceptions }).policies[0]!.cel!;
-    return cel.type === 'validating' ? cel.policy.evaluate(input).map((r) => `${r.rule} ${r.status}`) : [];
+    return cel.type === 'validating' ? (await cel.policy.evaluate(input)).map((r) => `${r.rule} ${r.status}`) : [];
   };
-  t.same(run([]), ['validation fail']);
-  t.same(run(loaded.celExceptions), ['exception skip']);
+  t.same(await run([]), ['validation fail']);
+  t.same(await run(loaded.celExceptions), ['exception skip']);
 });
 
 t.test('ImageValidatingPolicy: a clear error result for matched resources, no crash', async (t) => {

@@ -10,8 +10,9 @@
  *    scalars becomes the union;
  *  - every other list (and every list of an unknown kind) is replaced;
  *  - a type change (map ↔ list ↔ scalar) is an error, as in kyaml.
- * The resource passed in is mutated (callers pass a copy); the patch is only read,
- * and whatever is taken from it is copied, so a compiled patch can be reused.
+ * Neither input is modified: the result shares every resource subtree the patch
+ * leaves unchanged (and is the resource itself when nothing changes); whatever is
+ * taken from the patch is copied, so a compiled patch can be reused.
  */
 import type { JsonObject, JsonValue } from '../types.ts';
 import { clone, isMap } from './json.ts';
@@ -67,21 +68,31 @@ function mergeValue(d: JsonValue | undefined, p: JsonValue | undefined, schema: 
 }
 
 /**
- * Copy-on-write: the result is a new map; resource subtrees the patch does not
- * touch are shared with the input, which is never modified. This spares a deep
- * copy of the whole resource per patch.
+ * Copy-on-write: resource subtrees the patch does not change are shared with the
+ * input, which is never modified, and a map the patch leaves as it is comes back
+ * as the same object — so "nothing changed" is an identity check for callers.
  */
 function mergeMap(d: JsonObject, p: JsonObject, schema: SchemaNode | undefined): JsonObject {
-  const out: JsonObject = { ...d };
+  let out: JsonObject | undefined;
   // Resource-only fields stay as they are (and where they are); patch keys are
   // visited in sorted order, so added fields land in a deterministic order.
-  for (const k of Object.keys(p).sort()) {
+  const keys = Object.keys(p);
+  if (keys.length > 1) keys.sort();
+  for (const k of keys) {
     if (k === DIRECTIVE) continue;
-    const r = mergeValue(Object.hasOwn(d, k) ? d[k] : undefined, p[k], schema?.fields?.[k]);
-    if (r === DELETE || r === undefined) delete out[k];
-    else out[k] = r;
+    const has = Object.hasOwn(d, k);
+    const before = has ? d[k] : undefined;
+    const r = mergeValue(before, p[k], schema?.fields?.[k]);
+    if (r === DELETE || r === undefined) {
+      if (!has) continue;
+      out ??= { ...d };
+      delete out[k];
+    } else if (r !== before || !has) {
+      out ??= { ...d };
+      out[k] = r;
+    }
   }
-  return out;
+  return out ?? d;
 }
 
 /** A patch value added where the resource has nothing: directives and nulls are resolved inside it. */
@@ -145,7 +156,13 @@ function mergeList(d: JsonValue[], p: JsonValue[], schema: SchemaNode): JsonValu
     if (k !== undefined && deleted.has(k)) continue;
     items.push(e);
   }
-  return items;
+  return sameElements(d, items) ? d : items;
+}
+
+function sameElements(a: JsonValue[], b: JsonValue[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 function mergeScalarList(d: JsonValue[], p: JsonValue[]): JsonValue[] {

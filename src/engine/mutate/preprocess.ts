@@ -32,75 +32,103 @@ export class GlobalConditionError {
   constructor(reason: string) { this.message = `global condition failed: ${reason}`; }
 }
 
-type KeyTest = (key: string) => boolean;
+// Anchor kind of a pattern key, decided once per distinct key: a plain key (the
+// common case) is recognised by its last character without any lookup.
+const PLAIN = 0, CONDITION = 1, GLOBAL = 2, ADD = 3, OTHER = 4;
+const kinds = new Map<string, number>();
 
-const isAnyAnchor: KeyTest = (k) => {
-  const a = parseAnchor(k);
-  return a !== null && (a.type === '' || a.type === '<' || a.type === '+');
-};
-const isGlobal: KeyTest = (k) => parseAnchor(k)?.type === '<';
-const isCondition: KeyTest = (k) => parseAnchor(k)?.type === '';
-const isAddIfNotPresent: KeyTest = (k) => parseAnchor(k)?.type === '+';
+function kindOf(key: string): number {
+  if (key.length < 3 || key.charCodeAt(key.length - 1) !== 41 /* ) */) return PLAIN;
+  let k = kinds.get(key);
+  if (k === undefined) {
+    const a = parseAnchor(key);
+    k = a === null ? PLAIN : a.type === '' ? CONDITION : a.type === '<' ? GLOBAL : a.type === '+' ? ADD : OTHER;
+    if (kinds.size < 10_000) kinds.set(key, k);
+  }
+  return k;
+}
+
+const anchoredKey = (key: string) => parseAnchor(key)!.key;
+
+// What hasAnchors found: any condition / global / add-if-not-present anchor, and globals.
+const ANY = 1, HAS_GLOBAL = 2;
 
 /**
  * True when pre-processing cannot depend on the resource (no condition, global or
  * add-if-not-present anchor anywhere): the pattern can be pre-processed once.
  */
 export function isStaticPattern(pattern: JsonValue): boolean {
-  return !hasAnchors(pattern, isAnyAnchor);
+  return (anchorsIn(pattern, ANY) & ANY) === 0;
 }
 
 /** Mutates `pattern`; throws ConditionError/GlobalConditionError when the rule must not apply. */
 export function preprocessPattern(pattern: JsonObject, resource: JsonValue, match: PatternMatcher): void {
-  preprocess(pattern, resource, match);
+  const failed = preprocess(pattern, resource, match);
+  if (failed) throw failed;
   for (const field of Object.keys(pattern)) {
-    if (deleteAnchors(pattern[field], isConditionLike(field), false)) delete pattern[field];
+    const kind = kindOf(field);
+    if (deleteAnchors(pattern[field]!, kind === CONDITION || kind === GLOBAL, false)) delete pattern[field];
   }
 }
 
-function preprocess(pattern: JsonValue, resource: JsonValue | undefined, match: PatternMatcher): void {
-  if (isMap(pattern)) walkMap(pattern, resource, match);
-  else if (Array.isArray(pattern) && pattern.length > 0 && isMap(pattern[0])) processListOfMaps(pattern, resource, match);
+// A failed condition is an expected outcome on every non-matching list element,
+// so it travels as a return value (no throw/catch per element).
+type Failure = ConditionError | GlobalConditionError | undefined;
+
+function preprocess(pattern: JsonValue, resource: JsonValue | undefined, match: PatternMatcher): Failure {
+  if (isMap(pattern)) return walkMap(pattern, resource, match);
+  if (Array.isArray(pattern) && pattern.length > 0 && isMap(pattern[0])) return processListOfMaps(pattern, resource, match);
+  return undefined;
 }
 
-function walkMap(pattern: JsonObject, resource: JsonValue | undefined, match: PatternMatcher): void {
-  handleAddIfNotPresent(pattern, resource);
-  validateConditions(pattern, resource, match);
-  for (const key of Object.keys(pattern)) {
-    if (isAnyAnchor(key)) continue;
+function walkMap(pattern: JsonObject, resource: JsonValue | undefined, match: PatternMatcher): Failure {
+  const keys = Object.keys(pattern);
+  let anchored = false;
+  for (const k of keys) if (kindOf(k) !== PLAIN) { anchored = true; break; }
+  if (anchored) {
+    handleAddIfNotPresent(pattern, resource);
+    const failed = validateConditions(pattern, resource, match);
+    if (failed) return failed;
+  }
+  for (const key of anchored ? Object.keys(pattern) : keys) {
+    const kind = kindOf(key);
+    if (kind === CONDITION || kind === GLOBAL || kind === ADD) continue;
     const rv = isMap(resource) && Object.hasOwn(resource, key) ? resource[key] : undefined;
-    preprocess(pattern[key], rv, match);
+    const failed = preprocess(pattern[key]!, rv, match);
+    if (failed) return failed;
   }
+  return undefined;
 }
 
 function handleAddIfNotPresent(pattern: JsonValue, resource: JsonValue | undefined): number {
   if (!isMap(pattern)) return 0;
   let count = 0;
   for (const k of Object.keys(pattern)) {
-    if (!isAddIfNotPresent(k)) continue;
+    if (kindOf(k) !== ADD) continue;
     count++;
-    const key = parseAnchor(k)!.key;
+    const key = anchoredKey(k);
     if (isMap(resource) && Object.hasOwn(resource, key)) delete pattern[k];
     else renameKey(pattern, k, key);
   }
   return count;
 }
 
-function validateConditions(pattern: JsonObject, resource: JsonValue | undefined, match: PatternMatcher): void {
-  const g = checkConditions(pattern, resource, isGlobal, match);
-  if (g) throw new GlobalConditionError(g);
-  const c = checkConditions(pattern, resource, isCondition, match);
-  if (c) throw new ConditionError(c);
+function validateConditions(pattern: JsonObject, resource: JsonValue | undefined, match: PatternMatcher): Failure {
+  const g = checkConditions(pattern, resource, GLOBAL, match);
+  if (g) return new GlobalConditionError(g);
+  const c = checkConditions(pattern, resource, CONDITION, match);
+  if (c) return new ConditionError(c);
+  return undefined;
 }
 
 /** Returns the first failure reason, or '' when every selected condition holds. */
-function checkConditions(pattern: JsonObject, resource: JsonValue | undefined, which: KeyTest, match: PatternMatcher): string {
+function checkConditions(pattern: JsonObject, resource: JsonValue | undefined, which: number, match: PatternMatcher): string {
   for (const k of Object.keys(pattern)) {
-    if (!which(k)) continue;
-    const key = parseAnchor(k)!.key;
+    if (kindOf(k) !== which) continue;
+    const key = anchoredKey(k);
     if (!isMap(resource) || !Object.hasOwn(resource, key)) return `could not found "${key}" key in the resource`;
-    const pv = pattern[k];
-    const rv = resource[key];
+    const pv = pattern[k]!;
+    const rv = resource[key]!;
     // Kyverno: a condition whose value holds add-if-not-present anchors is not checked.
     if (handleAddIfNotPresent(pv, rv) > 0) continue;
     if (!match(scalarAsString(rv), scalarAsString(pv))) return `${key} did not match`;
@@ -114,41 +142,38 @@ function scalarAsString(v: JsonValue): JsonValue {
   return typeof v === 'object' ? v : String(v);
 }
 
-function processListOfMaps(pattern: JsonValue[], resource: JsonValue | undefined, match: PatternMatcher): void {
+function processListOfMaps(pattern: JsonValue[], resource: JsonValue | undefined, match: PatternMatcher): Failure {
   let resourceElements: JsonValue[] = [];
   if (Array.isArray(resource)) resourceElements = resource;
   else if (isMap(resource)) throw new Error('wrong node kind: expected SequenceNode but got MappingNode');
   else if (resource !== undefined && resource !== null) throw new Error('wrong node kind: expected SequenceNode but got ScalarNode');
 
-  for (const element of pattern.slice()) {
-    if (!hasAnchors(element, isAnyAnchor)) continue;
-    const hasGlobal = hasAnchors(element, isGlobal);
+  const count = pattern.length;
+  for (let i = 0; i < count; i++) {
+    const element = pattern[i]!;
+    const found = anchorsIn(element, ANY | HAS_GLOBAL);
+    if ((found & ANY) === 0) continue;
+    const hasGlobal = (found & HAS_GLOBAL) !== 0;
     let anyGlobalPassed = false;
     let lastGlobalError: GlobalConditionError | undefined;
     // One working copy per pattern element, shared by all resource elements (as in Kyverno).
     const copy = clone(element);
     for (const re of resourceElements) {
-      try {
-        preprocess(copy, re, match);
-      } catch (e) {
-        if (e instanceof ConditionError) continue;
-        if (e instanceof GlobalConditionError) { lastGlobalError = e; continue; }
-        throw e;
-      }
+      const failed = preprocess(copy, re, match);
+      if (failed instanceof ConditionError) continue;
+      if (failed) { lastGlobalError = failed; continue; }
       if (hasGlobal) anyGlobalPassed = true;
       else addNamedCopy(pattern, copy, re);
     }
     if (resource === undefined) {
-      try {
-        preprocess(copy, undefined, match);
-      } catch (e) {
-        if (e instanceof ConditionError) continue;
-        throw e;
-      }
+      const failed = preprocess(copy, undefined, match);
+      if (failed instanceof ConditionError) continue;
+      if (failed) return failed;
       if (hasGlobal) anyGlobalPassed = true;
     }
-    if (!anyGlobalPassed && lastGlobalError) throw lastGlobalError;
+    if (!anyGlobalPassed && lastGlobalError) return lastGlobalError;
   }
+  return undefined;
 }
 
 /** Appends a copy of the (condition-stripped) element bound to the resource element's name. */
@@ -163,20 +188,45 @@ function addNamedCopy(pattern: JsonValue[], element: JsonValue, resourceElement:
 }
 
 function isEmptyCollection(v: JsonValue): boolean {
-  return Array.isArray(v) ? v.length === 0 : isMap(v) && Object.keys(v).length === 0;
+  if (Array.isArray(v)) return v.length === 0;
+  if (!isMap(v)) return false;
+  for (const k in v) if (Object.hasOwn(v, k)) return false;
+  return true;
 }
 
-/** Does the node carry a key accepted by `test` anywhere (scalars: condition-looking strings)? */
-function hasAnchors(node: JsonValue, test: KeyTest): boolean {
-  if (Array.isArray(node)) return node.some((e) => hasAnchors(e, test));
-  if (isMap(node)) {
-    for (const [k, v] of Object.entries(node)) {
-      if (test(k)) return true;
-      if (v !== null && !isEmptyCollection(v) && hasAnchors(v, test)) return true;
-    }
-    return false;
+/**
+ * Which anchors the node carries anywhere (ANY: a condition, global or
+ * add-if-not-present key, or a condition-looking scalar string; HAS_GLOBAL: a
+ * global key or such a scalar, as Kyverno's check does). Stops once every bit in
+ * `wanted` is found.
+ */
+function anchorsIn(node: JsonValue, wanted: number): number {
+  if (Array.isArray(node)) {
+    let found = 0;
+    for (const e of node) if (((found |= anchorsIn(e, wanted)) & wanted) === wanted) break;
+    return found;
   }
-  return typeof node === 'string' && isConditionLike(node);
+  if (isMap(node)) {
+    let found = 0;
+    for (const k in node) {
+      if (!Object.hasOwn(node, k)) continue;
+      const kind = kindOf(k);
+      if (kind === GLOBAL) found |= ANY | HAS_GLOBAL;
+      else if (kind === CONDITION || kind === ADD) found |= ANY;
+      if ((found & wanted) === wanted) return found;
+      const v = node[k]!;
+      if (v !== null && typeof v === 'object' && !isEmptyCollection(v)) found |= anchorsIn(v, wanted);
+      else if (typeof v === 'string') found |= scalarAnchors(v);
+      if ((found & wanted) === wanted) return found;
+    }
+    return found;
+  }
+  return typeof node === 'string' ? scalarAnchors(node) : 0;
+}
+
+function scalarAnchors(s: string): number {
+  const kind = kindOf(s);
+  return kind === CONDITION || kind === GLOBAL ? ANY | HAS_GLOBAL : 0;
 }
 
 /**
@@ -189,19 +239,21 @@ function deleteAnchors(node: JsonValue, deleteScalar: boolean, traverseMaps: boo
   return deleteScalar;
 }
 
+const isConditionKey = (k: string) => { const kind = kindOf(k); return kind === CONDITION || kind === GLOBAL; };
+
 function deleteAnchorsInMap(node: JsonObject, traverseMaps: boolean): boolean {
   let anchorsLeft = false;
   for (const k of Object.keys(node)) {
-    if (!isConditionLike(k)) continue;
-    if (deleteAnchors(node[k], true, traverseMaps)) delete node[k];
+    if (!isConditionKey(k)) continue;
+    if (deleteAnchors(node[k]!, true, traverseMaps)) delete node[k];
     else anchorsLeft = true;
   }
   if (anchorsLeft) {
-    for (const k of Object.keys(node)) if (isConditionLike(k)) renameKey(node, k, parseAnchor(k)!.key);
+    for (const k of Object.keys(node)) if (isConditionKey(k)) renameKey(node, k, anchoredKey(k));
   }
   let needToDelete = true;
   for (const k of Object.keys(node)) {
-    if (deleteAnchors(node[k], false, traverseMaps)) delete node[k];
+    if (deleteAnchors(node[k]!, false, traverseMaps)) delete node[k];
     else needToDelete = false;
   }
   return needToDelete;
@@ -209,13 +261,14 @@ function deleteAnchorsInMap(node: JsonObject, traverseMaps: boolean): boolean {
 
 function deleteAnchorsInList(node: JsonValue[], traverseMaps: boolean): boolean {
   const wasEmpty = node.length === 0;
-  const kept = node.filter((el) => {
-    if (hasAnchors(el, isAnyAnchor)) {
-      return traverseMaps && isMap(el) ? !deleteAnchors(el, true, traverseMaps) : false;
-    }
-    return !deleteAnchors(el, false, traverseMaps);
-  });
-  node.length = 0;
-  node.push(...kept);
+  let w = 0;
+  for (let i = 0; i < node.length; i++) {
+    const el = node[i]!;
+    let keep: boolean;
+    if ((anchorsIn(el, ANY) & ANY) !== 0) keep = traverseMaps && isMap(el) ? !deleteAnchors(el, true, traverseMaps) : false;
+    else keep = !deleteAnchors(el, false, traverseMaps);
+    if (keep) node[w++] = el;
+  }
+  node.length = w;
   return node.length === 0 && !wasEmpty;
 }

@@ -1,8 +1,8 @@
 /**
  * imagePullSecrets through the real Kubernetes API: a real kube-apiserver
  * (test/cluster harness) holds a kubernetes.io/dockerconfigjson Secret made
- * with kubectl; kubernetesSecretReader reads it with @kubernetes/client-node
- * from the harness's kubeconfig, and the resulting credentials let a signed
+ * with kubectl; kubernetesSecretReader reads it through src/kube (client
+ * certificate from the harness's kubeconfig), and the resulting credentials let a signed
  * image on a TLS + htpasswd docker-registry verify. Without the secret the
  * verification fails with an auth error naming the image.
  */

@@ -62,26 +62,27 @@ export async function podCredentialStore(resource: KubeObject, namespace: string
 }
 
 export interface KubernetesSecretReaderOptions {
-  /** Path of a kubeconfig file; default: in-cluster config, then $KUBECONFIG / ~/.kube/config. */
+  /** Path of a kubeconfig file; default: $KUBECONFIG, ~/.kube/config, then the in-cluster service account. */
   kubeconfig?: string;
 }
 
 /**
- * A SecretReader over @kubernetes/client-node (in-cluster or kubeconfig).
- * Loaded lazily so that offline use (CLI, tests) does not pay for the client.
+ * A SecretReader over the Kubernetes API (in-cluster or kubeconfig, src/kube).
+ * Connected lazily so that offline use (CLI, tests) needs no cluster.
  */
 export async function kubernetesSecretReader(options: KubernetesSecretReaderOptions = {}): Promise<SecretReader> {
-  const k8s = await import('@kubernetes/client-node');
-  const kc = new k8s.KubeConfig();
-  if (options.kubeconfig) kc.loadFromFile(options.kubeconfig);
-  else kc.loadFromDefault();
-  const api = kc.makeApiClient(k8s.CoreV1Api);
+  const { kubeTransport } = await import('../../kube/transport.ts');
+  const kube = await kubeTransport(options.kubeconfig ? { kubeconfig: options.kubeconfig } : {});
   return async (namespace, name) => {
+    const path = `/api/v1/namespaces/${encodeURIComponent(namespace)}/secrets/${encodeURIComponent(name)}`;
+    let res;
     try {
-      return (await api.readNamespacedSecret({ name, namespace })) as unknown as KubeObject;
+      res = await kube({ method: 'GET', path });
     } catch (e) {
-      if ((e as { code?: number }).code === 404) return undefined;
       throw new Error(`cannot read secret ${namespace}/${name}: ${(e as Error).message}`);
     }
+    if (res.status === 404) return undefined;
+    if (res.status !== 200) throw new Error(`cannot read secret ${namespace}/${name}: HTTP ${res.status}`);
+    return JSON.parse(res.body.toString('utf8')) as KubeObject;
   };
 }

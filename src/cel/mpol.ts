@@ -43,13 +43,17 @@ export interface CompiledMutatingPolicy {
   evaluate(input: AdmissionInput, opts?: { namespaceObject?: JsonValue | null; context?: CelContextProvider }): MpolOutcome;
 }
 
-type PatchType = 'JSONPatch' | 'ApplyConfiguration';
+export type PatchType = 'JSONPatch' | 'ApplyConfiguration';
+export interface CompiledMutation {
+  type: PatchType;
+  expr: CompiledExpression;
+}
 interface Variant {
   name: string | undefined;
   matches: ConstraintMatcher;
   matchConditions: { entry: JsonObject; expr: CompiledExpression }[];
   variables: Map<string, CompiledExpression>;
-  mutations: { type: PatchType; expr: CompiledExpression }[];
+  mutations: CompiledMutation[];
 }
 
 const obj = (v: JsonValue | undefined): JsonObject | undefined => (v && typeof v === 'object' && !Array.isArray(v) ? v : undefined);
@@ -176,13 +180,25 @@ function requestOf(input: AdmissionInput): JsonObject {
   };
 }
 
-function applyJsonPatch(doc: JsonValue, ops: JsonValue): JsonValue {
+/** Apply the operations a `JSONPatch` mutation returned (RFC 6902, validated) to a copy of `doc`. */
+export function applyJsonPatch(doc: JsonValue, ops: JsonValue): JsonValue {
   if (!Array.isArray(ops)) throw new Error('JSONPatch expression must return a list of JSONPatch');
   const patch = ops.map((o) => {
     if (!isObj(o) || typeof o.op !== 'string' || typeof o.path !== 'string') throw new Error('invalid JSONPatch');
     return o as unknown as jsonpatch.Operation;
   });
   return jsonpatch.applyPatch(structuredClone(doc), patch, true, true).newDocument as JsonValue;
+}
+
+/** Compile `spec.mutations[]` (patchType JSONPatch or ApplyConfiguration, the default). */
+export function compileMutations(mutations: JsonValue | undefined): CompiledMutation[] {
+  return list(mutations).map((m, i) => {
+    const mo = obj(m) ?? {};
+    const type: PatchType = mo.patchType === 'JSONPatch' ? 'JSONPatch' : 'ApplyConfiguration';
+    const holder = type === 'JSONPatch' ? mo.jsonPatch : mo.applyConfiguration;
+    const [c] = compileList([{ expression: obj(holder)?.expression ?? '' }], `spec.mutations[${i}].${type === 'JSONPatch' ? 'jsonPatch' : 'applyConfiguration'}`);
+    return { type, expr: c!.expr };
+  });
 }
 
 /** `exceptions`: policies.kyverno.io PolicyException documents (those referencing this policy are used). */
@@ -199,13 +215,7 @@ export function compileMutatingPolicy(doc: JsonObject, exceptions: readonly Json
     matches: compileMatchConstraints(obj(s.matchConstraints)),
     matchConditions: compileList(s.matchConditions, 'spec.matchConditions'),
     variables: compileVariables(s.variables, 'spec.variables'),
-    mutations: list(s.mutations).map((m, i) => {
-      const mo = obj(m) ?? {};
-      const type: PatchType = mo.patchType === 'JSONPatch' ? 'JSONPatch' : 'ApplyConfiguration';
-      const holder = type === 'JSONPatch' ? mo.jsonPatch : mo.applyConfiguration;
-      const [c] = compileList([{ expression: obj(holder)?.expression ?? '' }], `spec.mutations[${i}].${type === 'JSONPatch' ? 'jsonPatch' : 'applyConfiguration'}`);
-      return { type, expr: c!.expr };
-    }),
+    mutations: compileMutations(s.mutations),
   });
   const variants = [build(spec, undefined), ...autogenSpecs(spec).map((a) => build(a.spec, a.variant))];
 

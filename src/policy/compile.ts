@@ -12,6 +12,7 @@ import { compileRuleHandler, type RuleHandler } from '../engine/handlers/index.t
 import { compileConditionBlock, type CompiledConditionBlock } from '../engine/handlers/preconditions.ts';
 import { compileCelPolicy, UnsupportedPolicyError, type CompiledValidatingPolicy, type CompiledMutatingPolicy, type VpolEvalOptions, type VpolResult } from '../cel/index.ts';
 import { compileVapAsValidatingPolicy } from '../cel/vap.ts';
+import { compileMapAsMutatingPolicy, isMutatingAdmissionPolicyDocument } from '../cel/map.ts';
 import { compileMatchConstraints, type ConstraintMatcher } from '../cel/match-constraints.ts';
 import type { PolicyKind } from './types.ts';
 
@@ -99,12 +100,14 @@ function ruleType(rule: JsonObject): CompiledRule['type'] {
   return 'Validation';
 }
 
-/** Documents that accompany policies: CEL PolicyExceptions and ValidatingAdmissionPolicyBindings. */
+/** Documents that accompany policies: CEL PolicyExceptions, admission policy bindings and params. */
 export interface CompileExtras {
   /** policies.kyverno.io PolicyException documents; each CEL policy uses those whose policyRefs name it. */
   exceptions?: readonly (JsonObject | KubeObject)[];
-  /** ValidatingAdmissionPolicyBinding documents; each ValidatingAdmissionPolicy uses those naming it. */
+  /** Validating/MutatingAdmissionPolicyBinding documents; each admission policy uses those of its kind naming it. */
   bindings?: readonly (JsonObject | KubeObject)[];
+  /** Documents a MutatingAdmissionPolicy binding's paramRef may select (a Test's `paramResources`). */
+  params?: readonly (JsonObject | KubeObject)[];
 }
 
 function compileCel(loaded: LoadedPolicy, extras: CompileExtras): CompiledPolicy {
@@ -116,6 +119,8 @@ function compileCel(loaded: LoadedPolicy, extras: CompileExtras): CompiledPolicy
     const policy = compileVapAsValidatingPolicy(doc, (extras.bindings ?? []) as readonly JsonObject[]);
     cel = { type: 'validating', policy };
     actions = policy.validationActions;
+  } else if (isMutatingAdmissionPolicyDocument(doc)) {
+    cel = { type: 'mutating', policy: compileMapAsMutatingPolicy(doc, (extras.bindings ?? []) as readonly JsonObject[], (extras.params ?? []) as readonly JsonObject[]) };
   } else {
     try {
       const c = compileCelPolicy(doc, (extras.exceptions ?? []) as readonly JsonObject[]);

@@ -20,7 +20,7 @@ export interface LoadResult {
   exceptions: KubeObject[];
   /** policies.kyverno.io PolicyException documents, for the CEL policy kinds (compilePolicies' `exceptions`). */
   celExceptions: KubeObject[];
-  /** ValidatingAdmissionPolicyBinding documents (also listed in `others`), for compilePolicies' `bindings`. */
+  /** Validating/MutatingAdmissionPolicyBinding documents (also listed in `others`), for compilePolicies' `bindings`. */
   bindings: KubeObject[];
 }
 
@@ -46,9 +46,18 @@ export function isValidatingAdmissionPolicy(doc: unknown): doc is KubeObject & {
     d.apiVersion.startsWith('admissionregistration.k8s.io/') && d.kind === 'ValidatingAdmissionPolicy';
 }
 
+/** Kubernetes' own MutatingAdmissionPolicy, evaluated offline as Kyverno's CLI does. */
+export function isMutatingAdmissionPolicy(doc: unknown): doc is KubeObject & { kind: PolicyKind } {
+  const d = doc as KubeObject | null;
+  return !!d && typeof d === 'object' && typeof d.apiVersion === 'string' &&
+    d.apiVersion.startsWith('admissionregistration.k8s.io/') && d.kind === 'MutatingAdmissionPolicy';
+}
+
+const bindingKinds = new Set(['ValidatingAdmissionPolicyBinding', 'MutatingAdmissionPolicyBinding']);
+
 export interface LoadOptions {
   /**
-   * Load Kubernetes ValidatingAdmissionPolicy documents as policies (the CLI,
+   * Load Kubernetes ValidatingAdmissionPolicy and MutatingAdmissionPolicy documents as policies (the CLI,
    * as Kyverno's does). Off by default: in a cluster the API server evaluates
    * them, so the webhook leaves them in `others`.
    */
@@ -99,12 +108,12 @@ export function parsePolicyText(text: string, file: string, options: LoadOptions
       else out.celExceptions.push(obj);
       return;
     }
-    if (obj.kind === 'ValidatingAdmissionPolicyBinding' && typeof obj.apiVersion === 'string' && obj.apiVersion.startsWith('admissionregistration.k8s.io/')) {
+    if (bindingKinds.has(obj.kind ?? '') && typeof obj.apiVersion === 'string' && obj.apiVersion.startsWith('admissionregistration.k8s.io/')) {
       out.bindings.push(obj);
       out.others.push(obj);
       return;
     }
-    const cel = isCelPolicy(obj) || (options.admissionPolicies === true && isValidatingAdmissionPolicy(obj));
+    const cel = isCelPolicy(obj) || (options.admissionPolicies === true && (isValidatingAdmissionPolicy(obj) || isMutatingAdmissionPolicy(obj)));
     if (!cel && !isKyvernoPolicy(obj)) {
       out.others.push(obj);
       return;

@@ -24,8 +24,11 @@ export interface LoadedPolicies {
 }
 
 export interface CliDeps {
-  /** `celExceptions`: policies.kyverno.io PolicyExceptions from elsewhere (a Test's `exceptions:`), compiled into the CEL policies. */
-  loadPolicies(paths: readonly string[], celExceptions?: readonly KubeObject[]): Promise<LoadedPolicies>;
+  /**
+   * `celExceptions`: policies.kyverno.io PolicyExceptions from elsewhere (a Test's `exceptions:`), compiled into the CEL policies;
+   * `params`: objects MutatingAdmissionPolicy bindings' paramRef may select.
+   */
+  loadPolicies(paths: readonly string[], celExceptions?: readonly KubeObject[], params?: readonly KubeObject[]): Promise<LoadedPolicies>;
   /** One engine for exactly one policy. */
   createEngine(policy: CompiledPolicy, resolver?: ContextResolver, exceptions?: CompiledExceptions): EngineLike;
 }
@@ -41,11 +44,12 @@ export function defaultDeps(): Promise<CliDeps> {
       import('../../engine/engine.ts'),
     ]);
     return {
-      async loadPolicies(paths, celExceptions = []) {
+      async loadPolicies(paths, celExceptions = [], params = []) {
         const loaded = await loadPolicyPaths(paths, { admissionPolicies: true });
         const compiled = compilePolicies(loaded.policies, {
           exceptions: [...loaded.celExceptions, ...celExceptions],
           bindings: loaded.bindings,
+          params,
         });
         const warnings = [
           ...loaded.errors.map((e) => `policy ${e.file}#${e.index} ${e.path}: ${e.reason}`),

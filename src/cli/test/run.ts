@@ -99,16 +99,21 @@ export async function runTestSpec(path: string, spec: TestSpec, options: RunOpti
       celExceptions.push(...ex.celExceptions);
     }
 
+    // Resources are read before the policies: with `paramResources`, they are what
+    // MutatingAdmissionPolicy bindings' paramRef select (compiled into the policies).
+    const res = await loadResourceFiles(spec.resources.map(rel));
+    const paramRes = spec.paramResources.length > 0 ? await loadResourceFiles(spec.paramResources.map(rel)) : { resources: [], errors: [] };
+
     report.log.push('  Loading policies ...');
     const deps = options.deps ?? (await defaultDeps());
-    const loaded = await deps.loadPolicies(spec.policies.map(rel), celExceptions);
+    const loaded = await deps.loadPolicies(spec.policies.map(rel), celExceptions, [...paramRes.resources, ...res.resources]);
     report.warnings.push(...loaded.warnings);
     const policies = loaded.policies;
     report.policyCount = policies.length;
 
     report.log.push('  Loading resources ...');
-    const res = await loadResourceFiles(spec.resources.map(rel));
     if (res.errors.length > 0) throw new Error(`failed to load resources (${res.errors.map((e) => `${e.file}: ${e.reason}`).join('; ')})`);
+    if (paramRes.errors.length > 0) throw new Error(`failed to load parameter resources (${paramRes.errors.map((e) => `${e.file}: ${e.reason}`).join('; ')})`);
     const { uniques, duplicates } = removeDuplicates(res.resources);
     for (const d of duplicates) report.log.push(`  warning: found duplicated resource ${describeResource(d)}`);
     report.resourceCount = uniques.length;

@@ -44,6 +44,8 @@ export interface TestSpec {
   exceptions: string[];
   targetResources: string[];
   clusterResources: string[];
+  /** Files with the objects admission policy bindings' paramRef select (`paramResources`). */
+  paramResources: string[];
   context: string;
   values?: ValuesSpec;
   results: TestExpectation[];
@@ -172,10 +174,12 @@ export function parseTest(raw: unknown): TestSpec {
     policies: strList(raw, 'policies', 'test'),
     resources: strList(raw, 'resources', 'test'),
     variables: str(raw, 'variables', 'test'),
-    userinfo: str(raw, 'userinfo', 'test'),
+    // Kyverno decodes Test files case-insensitively; `userInfo` is a common spelling (its MAP suites use it).
+    userinfo: str(raw, 'userinfo', 'test') || str(raw, 'userInfo', 'test'),
     exceptions: strList(raw, 'exceptions', 'test'),
     targetResources: strList(raw, 'targetResources', 'test'),
     clusterResources: strList(raw, 'clusterResources', 'test'),
+    paramResources: strList(raw, 'paramResources', 'test'),
     context: str(raw, 'context', 'test'),
     values,
     results,

@@ -30,7 +30,9 @@ const patternTextCache = new Map<string, CompiledPattern>();
 const patternTextCacheMax = 2048;
 
 function compiledByText(pattern: JsonValue): CompiledPattern {
-  const key = JSON.stringify(pattern);
+  // Scalars (the usual condition values) key the cache by their own text; the
+  // type prefix keeps "1" and 1 apart.
+  const key = typeof pattern === 'string' ? `s${pattern}` : `j${JSON.stringify(pattern)}`;
   let c = patternTextCache.get(key);
   if (!c) {
     if (patternTextCache.size >= patternTextCacheMax) patternTextCache.delete(patternTextCache.keys().next().value!);
@@ -56,7 +58,7 @@ export function compileMutateHandler(ruleName: string, mutate: JsonObject): Rule
       preconditions,
       matchPattern,
       loadContext: (entries, data) => loadContextEntries(entries as JsonObject[], data, env.resolver, env.pinned),
-    } as MutateDeps;
+    };
     const r = await run(env.resource, env.data, deps);
     return { status: r.status, message: r.message, patchedResource: r.resource };
   };

@@ -170,13 +170,10 @@ async function mutateElements(fe: CompiledForEach, elements: JsonValue[], resour
   for (const index of order) {
     const element = elements[index];
     if (element === null || element === undefined) continue;
-    const elementData: ContextData = {
-      ...data,
-      element,
-      [`element${nesting}`]: element,
-      elementIndex: index,
-      [`elementIndex${nesting}`]: index,
-    };
+    // Literal keys at the first level keep the object's shape stable (the common case).
+    const elementData: ContextData = nesting === 0
+      ? { ...data, element, element0: element, elementIndex: index, elementIndex0: index }
+      : { ...data, element, [`element${nesting}`]: element, elementIndex: index, [`elementIndex${nesting}`]: index };
     if (fe.context && fe.context.length > 0) {
       if (!deps.loadContext) return errorResponse(`failed to load to mutate.foreach[${index}].context`, 'no context loader');
       try {

@@ -19,6 +19,21 @@ import { compileQuery, JMESPathSyntaxError, goJsonMarshal } from './jmespath/ind
 /** The JSON document JMESPath queries run against: request, images, element, context entries… */
 export type ContextData = Record<string, JsonValue>;
 
+/**
+ * A shallow copy of `data` with `extra` entries on top (foreach elements, a
+ * patched request.object). Entries defined as getters (the lazily computed
+ * `images`) are copied as getters: an object spread would compute them.
+ */
+export function extendContext(data: ContextData, extra: ContextData): ContextData {
+  const lazy = Object.getOwnPropertyDescriptor(data, 'images');
+  if (lazy === undefined || lazy.get === undefined) return { ...data, ...extra };
+  const out: ContextData = {};
+  for (const k in data) if (k !== 'images' && Object.hasOwn(data, k)) out[k] = data[k]!;
+  Object.defineProperty(out, 'images', lazy);
+  for (const k in extra) if (Object.hasOwn(extra, k)) out[k] = extra[k]!;
+  return out;
+}
+
 export class VariableError extends Error {
   /** The expression that failed (after `@` and DELETE rewriting). */
   readonly variable: string;

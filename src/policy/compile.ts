@@ -10,15 +10,11 @@ import { expandAutogen } from './autogen.ts';
 import { compileRuleMatcher, kindOfSelector, type CompiledMatcher } from '../engine/match.ts';
 import { compileRuleHandler, type RuleHandler } from '../engine/handlers/index.ts';
 import { compileConditionBlock, type CompiledConditionBlock } from '../engine/handlers/preconditions.ts';
-import type { CompiledValidatingPolicy, CompiledMutatingPolicy, VpolEvalOptions, VpolResult } from '../cel/index.ts';
-import { lazyModule } from '../lazy-module.ts';
+import { compileCelPolicy, UnsupportedPolicyError, type CompiledValidatingPolicy, type CompiledMutatingPolicy, type VpolEvalOptions, type VpolResult } from '../cel/index.ts';
+import { compileVapAsValidatingPolicy } from '../cel/vap.ts';
+import { compileMapAsMutatingPolicy, isMutatingAdmissionPolicyDocument } from '../cel/map.ts';
 import { compileMatchConstraints, type ConstraintMatcher } from '../cel/match-constraints.ts';
 import type { PolicyKind } from './types.ts';
-
-// The CEL runtime is loaded with the first CEL policy: bundles without one never pay for it.
-const celIndex = lazyModule<typeof import('../cel/index.ts')>(import.meta.url, '../cel/index');
-const celVap = lazyModule<typeof import('../cel/vap.ts')>(import.meta.url, '../cel/vap');
-const celMap = lazyModule<typeof import('../cel/map.ts')>(import.meta.url, '../cel/map');
 
 export type FailureAction = 'Enforce' | 'Audit';
 
@@ -120,17 +116,17 @@ function compileCel(loaded: LoadedPolicy, extras: CompileExtras): CompiledPolicy
   let cel: CelPolicyRuntime;
   let actions = Array.isArray(spec.validationActions) ? (spec.validationActions as string[]) : ['Deny'];
   if (loaded.kind === 'ValidatingAdmissionPolicy' && String(loaded.raw.apiVersion).startsWith('admissionregistration.k8s.io/')) {
-    const policy = celVap().compileVapAsValidatingPolicy(doc, (extras.bindings ?? []) as readonly JsonObject[]);
+    const policy = compileVapAsValidatingPolicy(doc, (extras.bindings ?? []) as readonly JsonObject[]);
     cel = { type: 'validating', policy };
     actions = policy.validationActions;
-  } else if (celMap().isMutatingAdmissionPolicyDocument(doc)) {
-    cel = { type: 'mutating', policy: celMap().compileMapAsMutatingPolicy(doc, (extras.bindings ?? []) as readonly JsonObject[], (extras.params ?? []) as readonly JsonObject[]) };
+  } else if (isMutatingAdmissionPolicyDocument(doc)) {
+    cel = { type: 'mutating', policy: compileMapAsMutatingPolicy(doc, (extras.bindings ?? []) as readonly JsonObject[], (extras.params ?? []) as readonly JsonObject[]) };
   } else {
     try {
-      const c = celIndex().compileCelPolicy(doc, (extras.exceptions ?? []) as readonly JsonObject[]);
+      const c = compileCelPolicy(doc, (extras.exceptions ?? []) as readonly JsonObject[]);
       cel = c.type === 'validating' ? { type: 'validating', policy: c.policy } : { type: 'mutating', policy: c.policy };
     } catch (err) {
-      if (!(err instanceof celIndex().UnsupportedPolicyError)) throw err;
+      if (!(err instanceof UnsupportedPolicyError)) throw err;
       cel = { type: 'unsupported', reason: err.message, matches: compileMatchConstraints(spec.matchConstraints as JsonObject | undefined) };
     }
   }

@@ -11,10 +11,7 @@ import { compileMutateHandler } from './mutate.ts';
 import { compileVerifyImagesHandler } from './verify-images.ts';
 import type { ImageExtractorConfigs } from '../../images/index.ts';
 import { compileGenerateHandler } from './generate.ts';
-import { lazyModule } from '../../lazy-module.ts';
-
-// validate.cel pulls in the CEL runtime: loaded with the first such rule only.
-const celHandler = lazyModule<typeof import('./cel.ts')>(import.meta.url, './cel');
+import { compileCelHandler } from './cel.ts';
 
 export type { RuleHandler, RuleEnv, HandlerResult } from './types.ts';
 export type { ImageVerificationConfig } from './verify-images.ts';
@@ -26,7 +23,7 @@ export function compileRuleHandler(rule: JsonObject): RuleHandler {
   if (rule.validate) {
     const v = rule.validate as JsonObject;
     if (v.podSecurity) return compilePodSecurityHandler(name, v);
-    if (v.cel) return celHandler().compileCelHandler(name, v, rule.celPreconditions);
+    if (v.cel) return compileCelHandler(name, v, rule.celPreconditions);
     if (v.manifests) return unsupported('validate.manifests');
     if (v.assert) return unsupported('validate.assert');
     return compileValidateHandler(name, v);

@@ -6,7 +6,7 @@
  */
 import type { JsonObject, JsonValue, KubeObject } from '../types.ts';
 import type { HandlerResult, RuleEnv, RuleHandler } from './types.ts';
-import { substituteVariables, evaluateJMESPath, type ContextData } from '../variables.ts';
+import { substituteVariables, evaluateJMESPath, extendContext, type ContextData } from '../variables.ts';
 import { compilePattern, patternRuleResult, anyPatternRuleResult, type CompiledPattern } from '../pattern/index.ts';
 import { compileConditionBlock, loadContextAndCheck, type CompiledConditionBlock } from './preconditions.ts';
 
@@ -119,7 +119,7 @@ async function validateForeach(spec: ValidatorSpec, env: RuleEnv): Promise<Handl
 }
 
 export function elementVariables(data: ContextData, element: JsonValue, index: number, nesting: number): ContextData {
-  return { ...data, element, elementIndex: index, [`element${nesting}`]: element, [`elementIndex${nesting}`]: index };
+  return extendContext(data, { element, elementIndex: index, [`element${nesting}`]: element, [`elementIndex${nesting}`]: index });
 }
 
 async function validateElements(fe: ForeachSpec, elements: JsonValue[], env: RuleEnv): Promise<{ result: HandlerResult; applied: number }> {

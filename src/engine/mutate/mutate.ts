@@ -16,7 +16,7 @@
  */
 import { diffPatch } from '../patch.ts';
 import type { JsonObject, JsonValue, KubeObject, PatchOperation, RuleResponse } from '../types.ts';
-import type { ContextData } from '../variables.ts';
+import { extendContext, type ContextData } from '../variables.ts';
 import { deepEqual, isMap } from './json.ts';
 import { compilePatcher, SubstitutionError, type Patcher, type TemplateCompiler } from './patchers.ts';
 import type { PatternMatcher } from './preprocess.ts';
@@ -135,7 +135,7 @@ function applyPatcher(patcher: Patcher | null, resource: JsonObject, data: Conte
 /** `request.object` follows the resource as foreach entries patch it. */
 function withRequestObject(data: ContextData, resource: JsonObject): ContextData {
   const request = isMap(data.request) ? data.request : {};
-  return { ...data, request: { ...request, object: resource } };
+  return extendContext(data, { request: { ...request, object: resource } });
 }
 
 async function mutateForEach(list: CompiledForEach[], resource: JsonObject, data: ContextData, deps: MutateDeps, nesting: number): Promise<Response> {
@@ -170,10 +170,9 @@ async function mutateElements(fe: CompiledForEach, elements: JsonValue[], resour
   for (const index of order) {
     const element = elements[index];
     if (element === null || element === undefined) continue;
-    // Literal keys at the first level keep the object's shape stable (the common case).
-    const elementData: ContextData = nesting === 0
-      ? { ...data, element, element0: element, elementIndex: index, elementIndex0: index }
-      : { ...data, element, [`element${nesting}`]: element, elementIndex: index, [`elementIndex${nesting}`]: index };
+    const elementData = extendContext(data, nesting === 0
+      ? { element, element0: element, elementIndex: index, elementIndex0: index }
+      : { element, [`element${nesting}`]: element, elementIndex: index, [`elementIndex${nesting}`]: index });
     if (fe.context && fe.context.length > 0) {
       if (!deps.loadContext) return errorResponse(`failed to load to mutate.foreach[${index}].context`, 'no context loader');
       try {

@@ -6,12 +6,15 @@
 import type { JsonObject } from '../engine/types.ts';
 import { compileMutatingPolicy, type CompiledMutatingPolicy } from './mpol.ts';
 import { compileValidatingPolicy, UnsupportedPolicyError, type CompiledValidatingPolicy } from './vpol.ts';
+import { compileImageValidatingPolicy, type CompiledImageValidatingPolicy } from './ivpol.ts';
 
 export { compileExpression, CelCompileError, CelEvalError, type CompiledExpression } from './env.ts';
 export { compileCelValidation, type CelRuleEnv, type CelRuleResult, type CelValidationOptions, type CelRuleEvaluator } from './validate-cel.ts';
 export { compileValidatingPolicy, UnsupportedPolicyError, type CompiledValidatingPolicy, type VpolResult, type VpolEvalOptions, type ValidationAction } from './vpol.ts';
 export { compileMutatingPolicy, type CompiledMutatingPolicy, type MpolResult, type MpolOutcome } from './mpol.ts';
 export { CelPolicyCompileError } from './program.ts';
+export { compileImageValidatingPolicy, compileGlob, type CompiledImageValidatingPolicy } from './ivpol.ts';
+export { convertAttestor, imageVerifyFuncs } from './lib/image-verify.ts';
 export { compileValidatingAdmissionPolicy, compileVapAsValidatingPolicy, bindingsFor, type CompiledValidatingAdmissionPolicy, type VapResult } from './vap.ts';
 export { staticContext, type CelContextProvider } from './context.ts';
 export { resourceOfKind } from './resources.ts';
@@ -19,7 +22,8 @@ export { resourceOfKind } from './resources.ts';
 export const CEL_POLICY_GROUP = 'policies.kyverno.io';
 
 export type CompiledCelPolicy =
-  | { type: 'validating'; policy: CompiledValidatingPolicy }
+  /** ImageValidatingPolicy kinds verify images first: their `evaluate` answers with a Promise. */
+  | { type: 'validating'; policy: CompiledValidatingPolicy | CompiledImageValidatingPolicy }
   | { type: 'mutating'; policy: CompiledMutatingPolicy };
 
 /** Is this a policies.kyverno.io document (any version)? */
@@ -38,9 +42,7 @@ export function compileCelPolicy(doc: JsonObject, exceptions: readonly JsonObjec
       return { type: 'mutating', policy: compileMutatingPolicy(doc, exceptions) };
     case 'ImageValidatingPolicy':
     case 'NamespacedImageValidatingPolicy':
-      // Its CEL verification functions reach registries mid-expression; the CEL policy path is synchronous.
-      throw new UnsupportedPolicyError(`${String(doc.kind)} (${String(doc.apiVersion)}) is not supported yet: ` +
-        'image signature and attestation verification from CEL (verifyImageSignatures, verifyAttestationSignatures, extractPayload) is not implemented');
+      return { type: 'validating', policy: compileImageValidatingPolicy(doc, exceptions) };
     default:
       throw new UnsupportedPolicyError(`${String(doc.kind)} (${String(doc.apiVersion)}) is not supported yet`);
   }

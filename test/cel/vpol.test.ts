@@ -142,7 +142,7 @@ t.test('compileCelPolicy dispatches by kind and rejects unsupported kinds clearl
   t.equal(compileCelPolicy(policy()).type, 'validating');
   t.equal(compileCelPolicy({ kind: 'MutatingPolicy', metadata: { name: 'm' }, spec: {} }).type, 'mutating');
   t.throws(() => compileCelPolicy({ apiVersion: 'policies.kyverno.io/v1', kind: 'GeneratingPolicy', metadata: { name: 'g' } }), UnsupportedPolicyError);
-  t.throws(() => compileCelPolicy({ apiVersion: 'policies.kyverno.io/v1', kind: 'ImageValidatingPolicy', metadata: { name: 'i' } }), /ImageValidatingPolicy \(policies.kyverno.io\/v1\) is not supported yet/);
+  t.equal(compileCelPolicy({ apiVersion: 'policies.kyverno.io/v1', kind: 'ImageValidatingPolicy', metadata: { name: 'i' }, spec: {} }).type, 'validating');
   t.equal(isCelPolicyDocument(policy()), true);
   t.equal(isCelPolicyDocument({ apiVersion: 'kyverno.io/v1', kind: 'ClusterPolicy' }), false);
 });

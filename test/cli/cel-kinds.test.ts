@@ -95,10 +95,14 @@ spec:
   t.same(await run(loaded.celExceptions), ['exception skip']);
 });
 
-t.test('ImageValidatingPolicy: a clear error result for matched resources, no crash', async (t) => {
+t.test('ImageValidatingPolicy: evaluated with isImageValidatingPolicy; rule name is the policy name', async (t) => {
   const report = await runTestFile(fixture('ivpol'));
   t.equal(report.error, undefined);
-  t.equal(report.rows.length, 2);
-  t.match(report.rows[0], { resource: 'Pod/default/app', result: 'Pass', reason: 'Ok', message: /ImageValidatingPolicy .* is not supported yet: image signature and attestation verification/ });
-  t.match(report.rows[1], { resource: 'ConfigMap/default/cfg', reason: 'Excluded' });
+  t.same(summary(report.rows), [
+    // The policy's key cannot verify the digest-pinned image: 0 attestors verified it.
+    'Pod/default/app Pass Ok failed to verify image signature',
+    // No image matches matchImageReferences: nothing to verify, nothing required.
+    'Pod/default/other Pass Ok success',
+    'ConfigMap/default/cfg Pass Excluded Excluded',
+  ]);
 });

@@ -5,7 +5,8 @@
  * preconditions → handler → RuleResponse.
  */
 import type { AdmissionInput, ContextResolver, KubeObject, PatchOperation, RuleResponse, JsonValue } from './types.ts';
-import type { CompiledPolicy, CompiledRule } from '../policy/compile.ts';
+import type { CelValidatingRuntime, CompiledPolicy, CompiledRule } from '../policy/compile.ts';
+import { applyJson6902, type JsonPatchOp } from './mutate/jsonPatch.ts';
 import type { HandlerResult, RuleEnv } from './handlers/types.ts';
 import type { ImageVerificationConfig } from './handlers/verify-images.ts';
 import type { ContextData } from './variables.ts';
@@ -110,6 +111,8 @@ export class Engine {
             for (const r of out.results) pr.rules.push({ name: r.rule, type: 'Mutation', status: r.status, message: r.message });
             if (out.patched) resource = out.patched;
             pr.durationMs += performance.now() - t0;
+          } else if (policy.cel.type === 'validating' && policy.cel.policy.mutateDigest) {
+            resource = await this.celMutateDigest(policy, policy.cel.policy.mutateDigest, input, resource, resultFor);
           }
           continue;
         }
@@ -204,6 +207,24 @@ export class Engine {
       out = await run(opts);
     }
     return out;
+  }
+
+  /** ImageValidatingPolicy's mutateDigest: image tags pinned to the digests they resolve to. */
+  private async celMutateDigest(policy: CompiledPolicy, mutateDigest: NonNullable<CelValidatingRuntime['mutateDigest']>,
+    input: AdmissionInput, resource: KubeObject, resultFor: (p: CompiledPolicy) => PolicyResult): Promise<KubeObject> {
+    const t0 = performance.now();
+    const out = await mutateDigest({ ...input, object: resource }, this.celOptions(input));
+    if (out.patches.length === 0 && out.results.length === 0) return resource;
+    const pr = resultFor(policy);
+    for (const r of out.results) pr.rules.push({ name: r.rule, type: 'Mutation', status: r.status, message: r.message });
+    let patched = resource;
+    if (out.patches.length > 0) {
+      const ops = out.patches.map((p) => ({ ...p, hasValue: Object.hasOwn(p, 'value') }) as JsonPatchOp);
+      patched = applyJson6902(resource as unknown as JsonValue, ops) as unknown as KubeObject;
+      pr.rules.push({ name: 'mutateDigest', type: 'Mutation', status: 'pass', message: 'image digests pinned', patches: out.patches });
+    }
+    pr.durationMs += performance.now() - t0;
+    return patched;
   }
 
   /** A policies.kyverno.io validating (or unsupported) policy, evaluated as a whole. */

@@ -4,7 +4,7 @@
  * and each rule gets its handler (validate / mutate / verifyImages) built with
  * its patterns, conditions and expressions pre-compiled.
  */
-import type { AdmissionInput, JsonObject, KubeObject } from '../engine/types.ts';
+import type { AdmissionInput, JsonObject, KubeObject, PatchOperation } from '../engine/types.ts';
 import type { LoadedPolicy, PolicyLoadError } from './types.ts';
 import { expandAutogen } from './autogen.ts';
 import { compileRuleMatcher, kindOfSelector, type CompiledMatcher } from '../engine/match.ts';
@@ -48,6 +48,8 @@ export interface CompiledRule {
 /** A validating CEL policy as the engine calls it: kinds that verify images answer asynchronously. */
 export type CelValidatingRuntime = Omit<CompiledValidatingPolicy, 'evaluate'> & {
   evaluate(input: AdmissionInput, opts?: VpolEvalOptions): VpolResult[] | Promise<VpolResult[]>;
+  /** ImageValidatingPolicy's mutating half: digest-pinning patches (mutate phase). */
+  mutateDigest?(input: AdmissionInput, opts?: VpolEvalOptions): Promise<{ patches: PatchOperation[]; results: VpolResult[] }>;
 };
 
 export type CelPolicyRuntime =

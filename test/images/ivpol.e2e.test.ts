@@ -161,6 +161,15 @@ t.test('through the engine: the policy document is loaded, compiled and its Prom
     .flatMap((p) => p.rules.map((r) => `${p.policy.name} ${r.name} ${r.status} ${r.message}`));
   t.same(await rules(ref('signed')), ['verify-signed verify-signed pass success']);
   t.same(await rules(ref('unsigned')), ['verify-signed verify-signed fail unsigned image']);
+
+  // The mutate phase pins the tag to its digest (mutateDigest defaults to true), and the
+  // whole review (mutate then validate) sees and passes the pinned image.
+  const mutated = await engine.evaluate(input(pod(ref('signed'))), { mode: 'mutate' });
+  t.same(mutated.patches, [{ op: 'replace', path: '/spec/containers/0/image', value: `${ref('signed')}@${digests.signed}` }]);
+  t.same(mutated.results.flatMap((p) => p.rules.map((r) => `${r.name} ${r.type} ${r.status}`)), ['mutateDigest Mutation pass']);
+  const all = await engine.evaluate(input(pod(ref('signed'))), { mode: 'all' });
+  t.equal((all.patchedResource as { spec: { containers: { image: string }[] } }).spec.containers[0]!.image, `${ref('signed')}@${digests.signed}`);
+  t.same(all.results.flatMap((p) => p.rules.map((r) => `${r.name} ${r.status}`)), ['mutateDigest pass', 'verify-signed pass']);
 });
 
 t.test('mutateDigest resolves the tag to the pushed digest', async (t) => {

@@ -1,17 +1,27 @@
 /**
  * Data that Kyverno's context functions (resource.Get/List, image.GetMetadata,
- * globalContext.Get, http.*) read. CEL evaluation is synchronous, so callers
- * supply an already-answered provider (the CLI builds one from the Test
- * file's Context data); the functions see it for the duration of one evaluation.
+ * globalContext.Get, http.Get/Post) read. CEL evaluation is synchronous, so the
+ * functions see a provider for the duration of one evaluation:
+ *  - `staticContext`: already-answered data (the CLI's Test `Context` file);
+ *  - `deferredContext`: the server's per-evaluation provider. A lookup not
+ *    answered yet is recorded as pending and fails that evaluation with a
+ *    "lookup pending" error; `resolvePending()` then resolves every pending
+ *    lookup asynchronously into a memo and the caller evaluates again (the
+ *    engine does so up to MAX_LOOKUP_ROUNDS times). A lookup still missing in
+ *    the last round fails with a clear error instead.
  */
-import type { JsonValue, KubeObject } from '../engine/types.ts';
+import type { CelHttpCall, JsonValue, KubeObject } from '../engine/types.ts';
 import { resourceOfKind } from './resources.ts';
 
 export interface CelContextProvider {
   getResource?(apiVersion: string, resource: string, namespace: string, name: string): JsonValue | undefined;
-  listResources?(apiVersion: string, resource: string, namespace: string): JsonValue[];
+  listResources?(apiVersion: string, resource: string, namespace: string): JsonValue;
   imageData?(reference: string): JsonValue | undefined;
   globalContext?(name: string, projection: string): JsonValue | undefined;
+  /** http.Get / http.Post: the decoded JSON response body. */
+  http?(call: CelHttpCall): JsonValue;
+  /** Whether the last evaluation asked lookups that resolvePending would answer (cheap, synchronous). */
+  hasPending?(): boolean;
   /**
    * Resolves the lookups asked during the last evaluation that could not be answered
    * synchronously; true when any was resolved (the engine then evaluates again).
@@ -43,10 +53,137 @@ export function staticContext(resources: readonly KubeObject[], images: readonly
   return {
     getResource: (apiVersion, resource, namespace, name) =>
       resources.find((o) => matches(o, apiVersion, resource, namespace) && o.metadata?.name === name) as JsonValue | undefined,
-    listResources: (apiVersion, resource, namespace) => resources.filter((o) => matches(o, apiVersion, resource, namespace)) as JsonValue[],
+    listResources: (apiVersion, resource, namespace) =>
+      ({ apiVersion: 'v1', kind: 'List', items: resources.filter((o) => matches(o, apiVersion, resource, namespace)) as JsonValue[] }),
     imageData: (ref) => {
       const hit = images.find((i) => i.image === ref || imageKey(i.image) === imageKey(ref));
       return hit as JsonValue | undefined;
     },
+    http: (call) => {
+      throw new Error(`${call.method} ${call.url} is not available offline: http.${call.method === 'GET' ? 'Get' : 'Post'} reaches the network only in the webhook`);
+    },
   };
+}
+
+/** One lookup a CEL context function asks for. */
+export type Lookup =
+  | { kind: 'resource'; apiVersion: string; resource: string; namespace: string; name: string }
+  | { kind: 'list'; apiVersion: string; resource: string; namespace: string }
+  | { kind: 'image'; reference: string }
+  | { kind: 'global'; name: string; projection: string }
+  | { kind: 'http'; call: CelHttpCall };
+
+/** Answers a lookup; `undefined` means "does not exist" (resource.Get reports not found). */
+export type LookupResolver = (lookup: Lookup) => Promise<JsonValue | undefined>;
+
+/** Re-evaluations after resolving pending lookups (the engine's bound, src/engine/engine.ts). */
+export const MAX_LOOKUP_ROUNDS = 4;
+/** Lookups one evaluation may leave pending, and answers one provider keeps. */
+const MAX_PENDING = 64;
+const MAX_MEMO = 512;
+
+/** Start of the message a not-yet-resolved lookup fails its evaluation with. */
+export const PENDING_LOOKUP = 'lookup pending: ';
+
+/** Is this error message (CEL errors keep only messages) a pending lookup's? */
+export function isPendingLookup(message: string): boolean {
+  return message.includes(PENDING_LOOKUP);
+}
+
+export function describeLookup(l: Lookup): string {
+  const args = (...a: string[]) => a.map((s) => JSON.stringify(s)).join(', ');
+  switch (l.kind) {
+    case 'resource': return `resource.Get(${args(l.apiVersion, l.resource, l.namespace, l.name)})`;
+    case 'list': return `resource.List(${args(l.apiVersion, l.resource, l.namespace)})`;
+    case 'image': return `image.GetMetadata(${args(l.reference)})`;
+    case 'global': return `globalContext.Get(${args(l.name, l.projection)})`;
+    case 'http': return `http.${l.call.method === 'GET' ? 'Get' : 'Post'}(${args(l.call.url)})`;
+  }
+}
+
+type Answer = { value: JsonValue | undefined } | { error: Error };
+
+/**
+ * The webhook's provider: answers from a memo filled by `resolvePending`.
+ * Create one per evaluated policy (or rule): the memo is the request's view
+ * of the cluster, so every round sees the same answers.
+ */
+class DeferredContext implements CelContextProvider {
+  readonly #resolve: LookupResolver;
+  readonly #maxRounds: number;
+  #memo: Map<string, Answer> | undefined;
+  #pending: Map<string, Lookup> | undefined;
+  #rounds = 0;
+
+  constructor(resolve: LookupResolver, maxRounds: number) {
+    this.#resolve = resolve;
+    this.#maxRounds = maxRounds;
+  }
+
+  #ask(l: Lookup): JsonValue | undefined {
+    const key = JSON.stringify(l);
+    const hit = this.#memo?.get(key);
+    if (hit) {
+      if ('error' in hit) throw hit.error;
+      return hit.value;
+    }
+    if (this.#rounds >= this.#maxRounds) {
+      throw new Error(`${describeLookup(l)} was not resolved: a policy evaluation resolves its lookups in at most ${this.#maxRounds} rounds (each round fetches the lookups the previous evaluation reached)`);
+    }
+    const pending = (this.#pending ??= new Map());
+    if (!pending.has(key)) {
+      if (pending.size >= MAX_PENDING || (this.#memo?.size ?? 0) + pending.size >= MAX_MEMO) {
+        throw new Error(`${describeLookup(l)}: too many lookups in one policy evaluation (at most ${MAX_PENDING} at once, ${MAX_MEMO} in all)`);
+      }
+      pending.set(key, l);
+    }
+    throw new Error(`${PENDING_LOOKUP}${describeLookup(l)}`);
+  }
+
+  getResource(apiVersion: string, resource: string, namespace: string, name: string) {
+    return this.#ask({ kind: 'resource', apiVersion, resource, namespace, name });
+  }
+  listResources(apiVersion: string, resource: string, namespace: string) {
+    return this.#ask({ kind: 'list', apiVersion, resource, namespace }) ?? null;
+  }
+  imageData(reference: string) {
+    return this.#ask({ kind: 'image', reference });
+  }
+  globalContext(name: string, projection: string) {
+    return this.#ask({ kind: 'global', name, projection });
+  }
+  http(call: CelHttpCall) {
+    return this.#ask({ kind: 'http', call }) ?? null;
+  }
+  hasPending(): boolean {
+    return (this.#pending?.size ?? 0) > 0;
+  }
+
+  /**
+   * Present only while lookups are pending: the engine checks for the method
+   * before awaiting it, so an evaluation that asked nothing costs no promise.
+   */
+  get resolvePending(): (() => Promise<boolean>) | undefined {
+    return this.hasPending() ? this.#resolveAll : undefined;
+  }
+
+  readonly #resolveAll = async (): Promise<boolean> => {
+    const batch = this.#pending;
+    if (!batch || batch.size === 0) return false;
+    this.#pending = undefined;
+    this.#rounds++;
+    const memo = (this.#memo ??= new Map());
+    await Promise.all([...batch].map(async ([key, l]) => {
+      try {
+        memo.set(key, { value: await this.#resolve(l) });
+      } catch (e) {
+        memo.set(key, { error: e instanceof Error ? e : new Error(String(e)) });
+      }
+    }));
+    return true;
+  };
+}
+
+export function deferredContext(resolve: LookupResolver, maxRounds = MAX_LOOKUP_ROUNDS): CelContextProvider {
+  return new DeferredContext(resolve, maxRounds);
 }

@@ -1,7 +1,7 @@
 /**
  * The CEL environment Kyverno policies run in: @bufbuild/cel plus the
  * Kubernetes libraries (strings ext, lists, sets, regex, quantity, url,
- * ip/cidr, semver), optional types, and Kyverno's offline-safe functions.
+ * ip/cidr, semver), optional types, Kyverno's functions, http.* and x509.decode.
  * An expression is parsed, checked for unknown functions/variables and planned
  * once (`compileExpression`); the plan is then evaluated many times.
  */
@@ -9,6 +9,7 @@ import { celEnv, isCelError, parse, plan, type CelEnv, type CelFunc, type CelInp
 import { strings } from '@bufbuild/cel/ext';
 import type { Expr } from '@bufbuild/cel-spec/cel/expr/syntax_pb.js';
 import { withContext, type CelContextProvider } from './context.ts';
+import { httpFuncs } from './lib/http.ts';
 import { ipFuncs } from './lib/ip.ts';
 import { kyvernoFuncs } from './lib/kyverno.ts';
 import { listFuncs } from './lib/lists.ts';
@@ -17,11 +18,13 @@ import { regexFuncs } from './lib/regex.ts';
 import { cachedRe2 } from './lib/re2-cache.ts';
 import { semverFuncs } from './lib/semver.ts';
 import { urlFuncs } from './lib/url.ts';
+import { x509Funcs } from './lib/x509.ts';
 import { opaqueRegistry } from './opaque.ts';
 import { optionalFuncs, rewriteOptionalSyntax } from './optional.ts';
 
 export const ALL_FUNCS: CelFunc[] = [
   ...strings, ...optionalFuncs, ...listFuncs, ...regexFuncs, ...quantityFuncs, ...urlFuncs, ...ipFuncs, ...semverFuncs, ...kyvernoFuncs,
+  ...httpFuncs, ...x509Funcs,
 ];
 
 const env: CelEnv = celEnv({ registry: opaqueRegistry, funcs: ALL_FUNCS, re2: cachedRe2 });

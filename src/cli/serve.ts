@@ -4,6 +4,7 @@
  */
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
+import { parseAllowPrefixes } from '../cel/lib/http.ts';
 import { DEFAULT_BODY_LIMIT } from '../server/app.ts';
 import { DEFAULT_BUDGET_MS } from '../server/deadline.ts';
 import { closeOnSignals, startServer } from '../server/server.ts';
@@ -23,6 +24,9 @@ const USAGE = `usage: portcullis serve [options]
   --registry-ca FILE    extra CA certificates (PEM) trusted for registries
   --kubeconfig FILE     API server for configMap/apiCall context entries (default: in-cluster when
                         KUBERNETES_SERVICE_HOST is set, else none: such rules report an error)
+  --cel-http-allow PREFIX
+                        let CEL http.Get/http.Post reach URLs under this prefix (repeatable, e.g.
+                        https://api.example.com/v1/); without it every CEL http call is refused
   --policy-configmaps SELECTOR
                         also load policies from ConfigMaps with these labels (e.g. portcullis.io/policies=true),
                         read through the API and re-read when they change (polled every 5 s)
@@ -55,6 +59,7 @@ export async function runServeCommand(argv: readonly string[]): Promise<number> 
         'registry-config': { type: 'string' },
         'registry-ca': { type: 'string' },
         kubeconfig: { type: 'string' },
+        'cel-http-allow': { type: 'string', multiple: true },
         'policy-configmaps': { type: 'string' },
         'policy-configmap-namespace': { type: 'string' },
         'log-level': { type: 'string' },
@@ -67,6 +72,8 @@ export async function runServeCommand(argv: readonly string[]): Promise<number> 
       process.stdout.write(`${USAGE}\n`);
       return 0;
     }
+    // A bad prefix is a usage error, reported before anything starts.
+    if (values['cel-http-allow']) parseAllowPrefixes(values['cel-http-allow']);
     const level = values['log-level'] ?? 'info';
     if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(level)) throw new Error(`unknown --log-level ${level}`);
     opts = {
@@ -82,6 +89,7 @@ export async function runServeCommand(argv: readonly string[]): Promise<number> 
         ...(values['registry-config'] ? { configFile: values['registry-config'] } : {}),
         ...(values['registry-ca'] ? { caFile: values['registry-ca'] } : {}),
         ...(values.kubeconfig ? { kubeconfig: values.kubeconfig } : {}),
+        ...(values['cel-http-allow'] ? { celHttpAllow: values['cel-http-allow'] } : {}),
       },
       ...(values['policy-configmaps'] ? {
         policyConfigMaps: {

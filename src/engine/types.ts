@@ -84,6 +84,15 @@ export interface AdmissionInput {
   requestExtras?: JsonObject;
 }
 
+/** An outbound HTTP request from CEL's http.Get / http.Post. */
+export interface CelHttpCall {
+  method: 'GET' | 'POST';
+  url: string;
+  headers: Record<string, string>;
+  /** POST: the request body, sent as JSON. */
+  body?: JsonValue;
+}
+
 /**
  * Answers the context entries that need the outside world. The CLI answers from
  * Test-file values offline; the server will answer from the cluster. Every method
@@ -96,6 +105,13 @@ export interface ContextResolver {
   globalContext?(name: string, projection?: string): Promise<JsonValue> | JsonValue;
   /** Data behind CEL's resource.* / image.* lookups (CLI: the Test's context file). */
   celLookups?: { resources: KubeObject[]; images: Array<{ image: string; [key: string]: JsonValue }> };
+  /**
+   * Server: a GET on the API server (`/api/v1/...`, `/apis/G/V/...`); undefined when
+   * the object does not exist (404). CEL's resource.Get/List use it (else apiCall).
+   */
+  kubeGet?(path: string): Promise<JsonValue | undefined>;
+  /** CEL http.Get / http.Post: the decoded JSON response (server: only URLs the operator allows). */
+  httpCall?(call: CelHttpCall): Promise<JsonValue>;
   /** Source of a generate rule's `clone` (CLI: the Test's cloneSourceResource). */
   cloneSource?(kind: string, namespace: string, name: string): Promise<KubeObject | undefined> | KubeObject | undefined;
 }

@@ -7,6 +7,8 @@
  *    @kubernetes/client-node's KubeConfig (kubeconfig file or in-cluster),
  *    behind a small TTL cache with single-flight, so admissions do not each
  *    hit the API server.
+ *  - CEL resource.Get/List → `kubeGet` (the same cached GETs); CEL http.* →
+ *    `httpCall`, refused unless the operator allowed URL prefixes.
  * Without a cluster, configMap/apiCall throw a clear error: the engine reports
  * the rule as `error` and the policy's failurePolicy decides.
  */
@@ -14,7 +16,8 @@ import { readFile } from 'node:fs/promises';
 import { request as httpRequest, type Agent as HttpAgent, type RequestOptions } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { LRUCache } from 'lru-cache';
-import type { ContextResolver, JsonObject, JsonValue, KubeObject } from '../engine/types.ts';
+import type { CelHttpCall, ContextResolver, JsonObject, JsonValue, KubeObject } from '../engine/types.ts';
+import { httpCaller, type CelHttpOptions } from '../cel/lib/http.ts';
 import { RegistryClient, credentialStore, fetchImageData, loadDockerConfigFile } from '../images/index.ts';
 
 export interface KubeRequest {
@@ -41,6 +44,11 @@ export interface ServerResolverOptions {
   cacheTtlMs?: number;
   /** Most cached answers per kind (default 500). */
   cacheMax?: number;
+  /**
+   * CEL http.Get / http.Post: the URL prefixes policies may reach (with timeout and
+   * size limit). Without it, or with no prefixes, every such call is refused.
+   */
+  celHttp?: CelHttpOptions;
 }
 
 const NO_CLUSTER = 'no Kubernetes cluster configured (run in a cluster or pass --kubeconfig)';
@@ -110,10 +118,13 @@ export class ServerResolver implements ContextResolver {
   readonly #kube: KubeTransport | undefined;
   readonly #get: Loader<JsonValue | undefined>;
   readonly #image: Loader<JsonObject>;
+  readonly #http: (call: CelHttpCall) => Promise<JsonValue>;
 
   constructor(options: ServerResolverOptions = {}) {
     this.registry = options.registry ?? new RegistryClient();
     this.#kube = options.kube;
+    // Built (and its prefixes checked) up front, so a bad allow list stops the server at start.
+    this.#http = httpCaller(options.celHttp ?? { allow: [] });
     const ttl = options.cacheTtlMs ?? 30_000;
     const max = options.cacheMax ?? 500;
     // GET answers are cached by path; 404 is cached as "absent" (undefined is wrapped in a box).
@@ -157,6 +168,18 @@ export class ServerResolver implements ContextResolver {
 
   imageData(reference: string): Promise<JsonValue> {
     return this.#image(reference);
+  }
+
+  /** CEL resource.Get/List: a cached GET on the API server; undefined when absent (404). */
+  async kubeGet(path: string): Promise<JsonValue | undefined> {
+    checkPath(path);
+    if (!this.#kube) throw new Error(`cannot read ${path}: ${NO_CLUSTER}`);
+    return this.#get(path);
+  }
+
+  /** CEL http.Get / http.Post, limited to the operator's allowed URL prefixes (none by default). */
+  httpCall(call: CelHttpCall): Promise<JsonValue> {
+    return this.#http(call);
   }
 
   /** Whether configMap / apiCall / secretKey can reach an API server. */
@@ -259,6 +282,8 @@ export interface ServerContextOptions extends RegistryFiles {
   /** Kubeconfig file; without it a cluster is used only when KUBERNETES_SERVICE_HOST is set (in-cluster). */
   kubeconfig?: string;
   cacheTtlMs?: number;
+  /** URL prefixes CEL http.Get / http.Post may reach (`serve --cel-http-allow`); none: refused. */
+  celHttpAllow?: string[];
 }
 
 /** Build the resolver and registry client the server hands its Engine. */
@@ -269,5 +294,10 @@ export async function createServerResolver(options: ServerContextOptions = {}): 
   const kube = options.kubeconfig || inCluster
     ? await kubeTransport(options.kubeconfig ? { kubeconfig: options.kubeconfig } : {})
     : undefined;
-  return new ServerResolver({ registry, ...(kube ? { kube } : {}), ...(options.cacheTtlMs !== undefined ? { cacheTtlMs: options.cacheTtlMs } : {}) });
+  return new ServerResolver({
+    registry,
+    ...(kube ? { kube } : {}),
+    ...(options.cacheTtlMs !== undefined ? { cacheTtlMs: options.cacheTtlMs } : {}),
+    ...(options.celHttpAllow?.length ? { celHttp: { allow: options.celHttpAllow } } : {}),
+  });
 }

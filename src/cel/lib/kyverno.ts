@@ -3,7 +3,8 @@
  * parseServiceAccount, time.now, math.round, jsonpatch.escapeKey,
  * json/yaml parsing, sha1/sha256/md5 (hex), listObjToMap, plus the context functions
  * (resource.Get/List, image.GetMetadata, globalContext.Get) that read the
- * current CelContextProvider.
+ * current CelContextProvider, with Kyverno's error wording
+ * (`failed to get resource: configmaps "x" not found`).
  */
 import { CelScalar, celFunc, celMethod, listType, type CelFunc, type CelInput } from '@bufbuild/cel';
 import { createHash } from 'node:crypto';
@@ -11,7 +12,7 @@ import { timestampNow } from '@bufbuild/protobuf/wkt';
 import { parse as parseYaml } from 'yaml';
 import { parseImageReference, type ParsedImageReference } from '../../images/reference.ts';
 import type { JsonValue } from '../../engine/types.ts';
-import { currentContext } from '../context.ts';
+import { currentContext, isPendingLookup } from '../context.ts';
 import { opaqueType, self, wrap } from '../opaque.ts';
 import { toCelInput, toJson } from '../values.ts';
 
@@ -28,6 +29,32 @@ function makeImage(s: string) {
 
 function notFound(what: string): never {
   throw new Error(`${what} not found`);
+}
+
+function fail(prefix: string, reason: string): never {
+  throw new Error(`${prefix}: ${reason}`);
+}
+
+/** Kubernetes' NotFound text: `configmaps "x" not found`, `deployments.apps "x" not found`. */
+function notFoundText(apiVersion: string, resource: string, name: string): string {
+  const group = apiVersion.includes('/') ? apiVersion.slice(0, apiVersion.indexOf('/')) : '';
+  return `${group ? `${resource}.${group}` : resource} "${name}" not found`;
+}
+
+/** Runs a provider lookup, prefixing its failure as Kyverno does (a pending lookup's error stays as it is). */
+function lookup<T>(prefix: string, get: () => T): T {
+  try {
+    return get();
+  } catch (e) {
+    const message = (e as Error).message;
+    if (isPendingLookup(message)) throw e;
+    throw new Error(`${prefix}: ${message}`);
+  }
+}
+
+function globalReference(name: string, projection: string): CelInput {
+  const d = lookup('failed to get global reference', () => currentContext().globalContext?.(name, projection));
+  return d === undefined ? fail('failed to get global reference', `global context entry "${name}" not found`) : toCelInput(d);
 }
 
 export const kyvernoFuncs: CelFunc[] = [
@@ -96,19 +123,17 @@ export const kyvernoFuncs: CelFunc[] = [
     return out;
   }),
   celFunc('resource.Get', [STR, STR, STR, STR], DYN, (apiVersion, resource, ns, name) => {
-    const r = currentContext().getResource?.(apiVersion, resource, ns, name);
-    return r === undefined ? notFound(`${resource} "${name}"`) : toCelInput(r);
+    const r = lookup('failed to get resource', () => currentContext().getResource?.(apiVersion, resource, ns, name));
+    return r === undefined ? fail('failed to get resource', notFoundText(apiVersion, resource, name)) : toCelInput(r);
   }),
   celFunc('resource.List', [STR, STR, STR], DYN, (apiVersion, resource, ns) => {
-    const items = currentContext().listResources?.(apiVersion, resource, ns) ?? [];
-    return toCelInput({ apiVersion: 'v1', kind: 'List', items });
+    const list = lookup('failed to list resource', () => currentContext().listResources?.(apiVersion, resource, ns));
+    return toCelInput(list ?? { apiVersion: 'v1', kind: 'List', items: [] });
   }),
   celFunc('image.GetMetadata', [STR], DYN, (ref) => {
-    const d = currentContext().imageData?.(ref);
+    const d = lookup('failed to get image data', () => currentContext().imageData?.(ref));
     return d === undefined ? notFound(`image data for "${ref}"`) : toCelInput(d);
   }),
-  celFunc('globalContext.Get', [STR, STR], DYN, (name, projection) => {
-    const d = currentContext().globalContext?.(name, projection);
-    return d === undefined ? notFound(`global context entry "${name}"`) : toCelInput(d);
-  }),
+  celFunc('globalContext.Get', [STR], DYN, (name) => globalReference(name, '')),
+  celFunc('globalContext.Get', [STR, STR], DYN, (name, projection) => globalReference(name, projection)),
 ];

@@ -10,6 +10,7 @@ import { strings } from '@bufbuild/cel/ext';
 import type { Expr } from '@bufbuild/cel-spec/cel/expr/syntax_pb.js';
 import { withContext, type CelContextProvider } from './context.ts';
 import { httpFuncs } from './lib/http.ts';
+import { imageVerifyFuncs } from './lib/image-verify.ts';
 import { ipFuncs } from './lib/ip.ts';
 import { kyvernoFuncs } from './lib/kyverno.ts';
 import { listFuncs } from './lib/lists.ts';
@@ -24,7 +25,7 @@ import { optionalFuncs, rewriteOptionalSyntax } from './optional.ts';
 
 export const ALL_FUNCS: CelFunc[] = [
   ...strings, ...optionalFuncs, ...listFuncs, ...regexFuncs, ...quantityFuncs, ...urlFuncs, ...ipFuncs, ...semverFuncs, ...kyvernoFuncs,
-  ...httpFuncs, ...x509Funcs,
+  ...httpFuncs, ...x509Funcs, ...imageVerifyFuncs,
 ];
 
 const env: CelEnv = celEnv({ registry: opaqueRegistry, funcs: ALL_FUNCS, re2: cachedRe2 });

@@ -27,20 +27,17 @@
  * `required` looks at this policy's own verifications; Kyverno shares them
  * across all ImageValidatingPolicies of the request.
  */
-import { celEnv, isCelError, parse, plan, type CelInput } from '@bufbuild/cel';
+import type { CelInput } from '@bufbuild/cel';
 import type { AdmissionInput, JsonObject, JsonValue, PatchOperation } from '../engine/types.ts';
-import { withContext, type CelContextProvider } from './context.ts';
-import { ALL_FUNCS, CelCompileError, CelEvalError, KYVERNO_VARIABLES, compileExpression, type CompiledExpression } from './env.ts';
-import { opaqueRegistry } from './opaque.ts';
-import { rewriteOptionalSyntax } from './optional.ts';
-import { cachedRe2 } from './lib/re2-cache.ts';
+import type { CelContextProvider } from './context.ts';
+import { CelCompileError, KYVERNO_VARIABLES, compileExpression, type CompiledExpression } from './env.ts';
 import { compileMatchConstraints, type ConstraintMatcher } from './match-constraints.ts';
 import { CelPolicyCompileError, LazyVariables, celErrorText } from './program.ts';
 import { compileExceptionsFor, exceptionResult, type CompiledException } from './exceptions.ts';
 import { canAutogen, applyReplacement, UnsupportedPolicyError, type ValidationAction, type VpolEvalOptions, type VpolResult } from './vpol.ts';
 import { resourceOfKind } from './resources.ts';
 import { toCelInput, toJson } from './values.ts';
-import { imageVerifyFuncs, withImageVerify, runtimeFor, VerificationState, type Attestation } from './lib/image-verify.ts';
+import { withImageVerify, runtimeFor, VerificationState, type Attestation } from './lib/image-verify.ts';
 import { compileWildcard } from '../engine/wildcard.ts';
 import { digestPatch, extractImagesInfo, formatImageInfo, listImages, parseImageReference } from '../images/index.ts';
 
@@ -74,42 +71,9 @@ const GLOB_LENGTH_MAX = 1024;
 /** Variables of ImageValidatingPolicy expressions (`ref` only in matchImageReferences expressions). */
 const IV_VARIABLES = [...KYVERNO_VARIABLES, 'images', 'attestors', 'attestations'];
 
-/**
- * Once env.ts registers imageVerifyFuncs in ALL_FUNCS, expressions get the
- * shared compiler with its static checks; until then a private environment
- * (shared functions + these) parses and plans them, without the identifier and
- * function-name checks (unknown names then fail at evaluation).
- */
-const SHARED_ENV = ALL_FUNCS.some((f) => f.name === 'verifyImageSignatures');
-let privateEnv: ReturnType<typeof celEnv> | undefined;
-
-function compileIvExpression(source: string, declared: readonly string[]): CompiledExpression {
-  if (SHARED_ENV) return compileExpression(source, declared);
-  const env = (privateEnv ??= celEnv({ registry: opaqueRegistry, funcs: [...ALL_FUNCS, ...imageVerifyFuncs], re2: cachedRe2 }));
-  const rewritten = rewriteOptionalSyntax(source);
-  let parsed: ReturnType<typeof parse>;
-  try {
-    parsed = parse(rewritten.text);
-  } catch (e) {
-    const msg = (e as Error).message;
-    const m = /^<input>:(\d+):(\d+): (.*)$/s.exec(msg);
-    if (m) throw new CelCompileError(source, m[3]!, Number(m[1]), Number(m[2]));
-    throw new CelCompileError(source, msg);
-  }
-  const run = plan(env, parsed);
-  return {
-    source,
-    evaluate(bindings, context) {
-      const out = context ? withContext(context, () => run(bindings)) : run(bindings);
-      if (isCelError(out)) throw new CelEvalError(out.message);
-      return out;
-    },
-  };
-}
-
 function compileAt(field: string, index: number, source: JsonValue | undefined, property = 'expression', declared: readonly string[] = IV_VARIABLES): CompiledExpression {
   try {
-    return compileIvExpression(typeof source === 'string' ? source : '', declared);
+    return compileExpression(typeof source === 'string' ? source : '', declared);
   } catch (e) {
     if (e instanceof CelCompileError) throw new CelPolicyCompileError(field, index, e, property);
     throw e;

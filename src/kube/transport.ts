@@ -31,11 +31,8 @@ export interface KubeTransportOptions extends KubeAccessOptions {
 export const MAX_RESPONSE_BYTES = 8 * 1024 * 1024;
 
 /** Only absolute API paths: no scheme, host, `.`/`..` segments or backslashes that could leave the server. */
-export function checkPath(path: string): string {
-  if (!path.startsWith('/') || path.startsWith('//') || path.includes('\\') || /(^|\/)\.\.?(\/|\?|$)/.test(path)) {
-    throw new Error(`invalid API path ${path}`);
-  }
-  return path;
+export function isSafeApiPath(path: string): boolean {
+  return path.startsWith('/') && !path.startsWith('//') && !path.includes('\\') && !/(^|\/)\.\.?(\/|\?|$)/.test(path);
 }
 
 export async function kubeTransport(options: KubeTransportOptions = {}): Promise<KubeTransport> {
@@ -46,7 +43,8 @@ export async function kubeTransport(options: KubeTransportOptions = {}): Promise
   const secure = base.protocol !== 'http:';
   const agent = secure ? new HttpsAgent({ keepAlive: true, maxSockets: 16 }) : new HttpAgent({ keepAlive: true, maxSockets: 16 });
   return async ({ method, path, body }) => {
-    const url = new URL(base.origin + prefix + checkPath(path));
+    if (!isSafeApiPath(path)) throw new Error(`invalid API path ${path}`);
+    const url = new URL(base.origin + prefix + path);
     if (url.origin !== base.origin) throw new Error(`invalid API path ${path}`);
     const opts: KubeRequestOptions = { method, headers: { accept: 'application/json' }, timeout: timeoutMs, agent };
     // Credentials are applied per request (token files rotate); connections are kept alive.

@@ -4,7 +4,7 @@
  *  - imageRegistry → src/images fetchImageData over one shared RegistryClient
  *    (docker config credentials, custom CA), the same client verifyImages uses;
  *  - configMap / apiCall (urlPath) → the Kubernetes API server through
- *    @kubernetes/client-node's KubeConfig (kubeconfig file or in-cluster),
+ *    src/kube (kubeconfig file or in-cluster service account),
  *    behind a small TTL cache with single-flight, so admissions do not each
  *    hit the API server.
  *  - CEL resource.Get/List → `kubeGet` (the same cached GETs); CEL http.* →
@@ -13,27 +13,13 @@
  * the rule as `error` and the policy's failurePolicy decides.
  */
 import { readFile } from 'node:fs/promises';
-import { request as httpRequest, type Agent as HttpAgent, type RequestOptions } from 'node:http';
-import { request as httpsRequest } from 'node:https';
 import { LRUCache } from 'lru-cache';
 import type { CelHttpCall, ContextResolver, JsonObject, JsonValue, KubeObject } from '../engine/types.ts';
 import { httpCaller, type CelHttpOptions } from '../cel/lib/http.ts';
 import { RegistryClient, credentialStore, fetchImageData, loadDockerConfigFile } from '../images/index.ts';
+import { isSafeApiPath, kubeTransport, type KubeResponse, type KubeTransport } from '../kube/transport.ts';
 
-export interface KubeRequest {
-  method: 'GET' | 'POST';
-  /** API path with optional query, e.g. `/api/v1/namespaces/default/configmaps/x`. */
-  path: string;
-  body?: JsonValue;
-}
-
-export interface KubeResponse {
-  status: number;
-  body: Buffer;
-}
-
-/** One request to the API server. */
-export type KubeTransport = (req: KubeRequest) => Promise<KubeResponse>;
+export type { KubeRequest, KubeResponse, KubeTransport } from '../kube/transport.ts';
 
 export interface ServerResolverOptions {
   /** Registry client for imageRegistry entries (default: anonymous client). */
@@ -52,8 +38,6 @@ export interface ServerResolverOptions {
 }
 
 const NO_CLUSTER = 'no Kubernetes cluster configured (run in a cluster or pass --kubeconfig)';
-/** Largest API response read (a bounded admission must not buffer a huge list). */
-const MAX_RESPONSE_BYTES = 8 * 1024 * 1024;
 
 type Loader<T> = (key: string) => Promise<T>;
 
@@ -104,7 +88,7 @@ function requestBody(data: JsonValue | undefined): JsonValue | undefined {
 
 /** API paths are relative to the server: reject anything that could leave it. */
 function checkPath(path: string): string {
-  if (!path.startsWith('/') || path.startsWith('//') || path.includes('\\') || /(^|\/)\.\.?(\/|\?|$)/.test(path)) {
+  if (!isSafeApiPath(path)) {
     throw new Error(`invalid apiCall urlPath ${JSON.stringify(path)}: must be an absolute API server path`);
   }
   return path;
@@ -199,61 +183,6 @@ export class ServerResolver implements ContextResolver {
   }
 }
 
-export interface KubeConfigOptions {
-  /** Kubeconfig file; without it the default loading rules apply (KUBECONFIG, ~/.kube/config, in-cluster). */
-  kubeconfig?: string;
-  /** Per-request timeout in ms (default 10 000). */
-  timeoutMs?: number;
-}
-
-/**
- * A KubeTransport over @kubernetes/client-node's KubeConfig: it supplies the
- * server URL, TLS material and (refreshed) credentials for each request.
- * Loaded lazily so offline use never pays for the client.
- */
-export async function kubeTransport(options: KubeConfigOptions = {}): Promise<KubeTransport> {
-  const { KubeConfig } = await import('@kubernetes/client-node');
-  const kc = new KubeConfig();
-  if (options.kubeconfig) kc.loadFromFile(options.kubeconfig);
-  else kc.loadFromDefault();
-  const cluster = kc.getCurrentCluster();
-  if (!cluster) throw new Error(`kubeconfig ${options.kubeconfig ?? '(default)'} has no current cluster`);
-  const base = new URL(cluster.server);
-  const prefix = base.pathname.replace(/\/$/, '');
-  const timeoutMs = options.timeoutMs ?? 10_000;
-  let agent: HttpAgent | undefined;
-  return async ({ method, path, body }) => {
-    const url = new URL(base.origin + prefix + checkPath(path));
-    if (url.origin !== base.origin) throw new Error(`invalid API path ${path}`);
-    const opts: RequestOptions & { headers: Record<string, string> } = {
-      method, headers: { accept: 'application/json' }, timeout: timeoutMs,
-    };
-    // Credentials are applied per request (token files rotate); the agent (TLS, keep-alive) is kept.
-    await kc.applyToHTTPSOptions(opts as never);
-    agent ??= opts.agent as HttpAgent | undefined;
-    if (agent) opts.agent = agent;
-    const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
-    if (payload) { opts.headers['content-type'] = 'application/json'; opts.headers['content-length'] = String(payload.length); }
-    const send = url.protocol === 'http:' ? httpRequest : httpsRequest;
-    return new Promise<KubeResponse>((resolve, reject) => {
-      const req = send(url, opts, (res) => {
-        const chunks: Buffer[] = [];
-        let size = 0;
-        res.on('data', (c: Buffer) => {
-          size += c.length;
-          if (size > MAX_RESPONSE_BYTES) { req.destroy(new Error(`response of ${path} exceeds ${MAX_RESPONSE_BYTES} bytes`)); return; }
-          chunks.push(c);
-        });
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks) }));
-        res.on('error', reject);
-      });
-      req.on('timeout', () => req.destroy(new Error(`request to ${path} timed out after ${timeoutMs} ms`)));
-      req.on('error', reject);
-      req.end(payload);
-    });
-  };
-}
-
 export interface RegistryFiles {
   /** docker config.json with registry credentials (default `$DOCKER_CONFIG/config.json` when DOCKER_CONFIG is set). */
   configFile?: string;
@@ -292,7 +221,7 @@ export async function createServerResolver(options: ServerContextOptions = {}): 
   const registry = await registryClientFromFiles(options);
   const inCluster = !!env.KUBERNETES_SERVICE_HOST;
   const kube = options.kubeconfig || inCluster
-    ? await kubeTransport(options.kubeconfig ? { kubeconfig: options.kubeconfig } : {})
+    ? await kubeTransport(options.kubeconfig ? { kubeconfig: options.kubeconfig, env } : { env })
     : undefined;
   return new ServerResolver({
     registry,

@@ -84,7 +84,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
 
   let configMaps: PolicyTextSource | undefined;
   if (options.policyConfigMaps) {
-    const [{ kubeTransport }, { configMapPolicySource }] = await Promise.all([import('./resolver.ts'), import('./configmap-policies.ts')]);
+    const [{ kubeTransport }, { configMapPolicySource }] = await Promise.all([import('../kube/transport.ts'), import('./configmap-policies.ts')]);
     const kube = await kubeTransport(options.context?.kubeconfig ? { kubeconfig: options.context.kubeconfig } : {});
     configMaps = configMapPolicySource(kube, options.policyConfigMaps.selector, options.policyConfigMaps.namespace);
   }

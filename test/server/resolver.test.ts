@@ -13,9 +13,8 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
-import {
-  ServerResolver, createServerResolver, kubeTransport, registryClientFromFiles,
-} from '../../src/server/resolver.ts';
+import { ServerResolver, createServerResolver, registryClientFromFiles } from '../../src/server/resolver.ts';
+import { kubeTransport } from '../../src/kube/transport.ts';
 import { PolicyStore } from '../../src/server/policy-set.ts';
 import { startServer } from '../../src/server/server.ts';
 import { generateCerts } from '../../src/server/certgen.ts';

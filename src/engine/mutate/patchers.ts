@@ -50,8 +50,7 @@ export function compilePatcher(spec: { patchStrategicMerge?: JsonValue; patchesJ
     const vars = hasVariables(smp);
     if (!vars && isMap(smp) && isStaticPattern(smp)) {
       // Anchor-free and variable-free: pre-process once; the merge only reads the pattern.
-      const pattern = clone(smp);
-      preprocessPattern(pattern, {}, () => true);
+      const pattern = preprocessPattern(clone(smp), {}, () => true);
       return (resource) => strategicMerge(resource, pattern);
     }
     const subst = vars ? substituter(smp, compileTemplate) : undefined;
@@ -86,9 +85,9 @@ function asObject(v: JsonValue): JsonObject {
 /** Kyverno's patchStrategicMerge: anchor pre-processing, then kustomize strategic merge. */
 export function applyStrategicMerge(resource: JsonObject, patch: JsonValue, match: PatternMatcher): JsonObject {
   if (!isMap(patch)) throw new Error('patchStrategicMerge must be an object');
-  const pattern = clone(patch);
+  let pattern: JsonObject;
   try {
-    preprocessPattern(pattern, resource, match);
+    pattern = preprocessPattern(clone(patch), resource, match);
   } catch (e) {
     // A failed condition turns the patch into `{}`: the resource is left unchanged.
     if (e instanceof ConditionError || e instanceof GlobalConditionError) return resource;

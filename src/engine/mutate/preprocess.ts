@@ -16,7 +16,7 @@
  */
 import type { JsonObject, JsonValue } from '../types.ts';
 import { isConditionLike, parseAnchor } from './anchors.ts';
-import { clone, isMap, renameKey } from './json.ts';
+import { clone, isMap } from './json.ts';
 
 /** Decides a condition anchor: does `resource` satisfy `pattern` (Kyverno validate semantics)? */
 export type PatternMatcher = (resource: JsonValue, pattern: JsonValue) => boolean;
@@ -61,56 +61,83 @@ export function isStaticPattern(pattern: JsonValue): boolean {
   return (anchorsIn(pattern, ANY) & ANY) === 0;
 }
 
-/** Mutates `pattern`; throws ConditionError/GlobalConditionError when the rule must not apply. */
-export function preprocessPattern(pattern: JsonObject, resource: JsonValue, match: PatternMatcher): void {
-  const failed = preprocess(pattern, resource, match);
+/**
+ * Returns the pre-processed pattern (`pattern` is consumed: its nodes may be
+ * reused or replaced); throws ConditionError/GlobalConditionError when the rule
+ * must not apply.
+ */
+export function preprocessPattern(pattern: JsonObject, resource: JsonValue, match: PatternMatcher): JsonObject {
+  const root: JsonValue[] = [pattern];
+  const failed = preprocess(root, 0, resource, match);
   if (failed) throw failed;
-  for (const field of Object.keys(pattern)) {
+  const processed = root[0] as JsonObject;
+  const out: JsonObject = {};
+  for (const field in processed) {
+    if (!Object.hasOwn(processed, field)) continue;
     const kind = kindOf(field);
-    if (deleteAnchors(pattern[field]!, kind === CONDITION || kind === GLOBAL, false)) delete pattern[field];
+    const kept = withoutConditions(processed[field]!, kind === CONDITION || kind === GLOBAL);
+    if (kept !== REMOVE) out[field] = kept;
   }
+  return out;
 }
 
 // A failed condition is an expected outcome on every non-matching list element,
 // so it travels as a return value (no throw/catch per element).
 type Failure = ConditionError | GlobalConditionError | undefined;
 
-function preprocess(pattern: JsonValue, resource: JsonValue | undefined, match: PatternMatcher): Failure {
-  if (isMap(pattern)) return walkMap(pattern, resource, match);
+// Kyverno edits the pattern in place, and a working copy carries those edits from
+// one resource element to the next. Here a node is edited through its slot
+// (`holder[slot]`): a map whose keys change is rebuilt and put back in the slot,
+// since deleting keys would turn V8 objects into slow dictionaries.
+type Holder = JsonObject | JsonValue[];
+
+function preprocess(holder: Holder, slot: string | number, resource: JsonValue | undefined, match: PatternMatcher): Failure {
+  const pattern = (holder as Record<string | number, JsonValue>)[slot]!;
+  if (isMap(pattern)) return walkMap(holder, slot, pattern, resource, match);
   if (Array.isArray(pattern) && pattern.length > 0 && isMap(pattern[0])) return processListOfMaps(pattern, resource, match);
   return undefined;
 }
 
-function walkMap(pattern: JsonObject, resource: JsonValue | undefined, match: PatternMatcher): Failure {
-  const keys = Object.keys(pattern);
+function walkMap(holder: Holder, slot: string | number, map: JsonObject, resource: JsonValue | undefined, match: PatternMatcher): Failure {
+  let pattern = map;
   let anchored = false;
-  for (const k of keys) if (kindOf(k) !== PLAIN) { anchored = true; break; }
+  for (const k in pattern) if (kindOf(k) !== PLAIN) { anchored = true; break; }
   if (anchored) {
-    handleAddIfNotPresent(pattern, resource);
+    const resolved = resolveAddIfNotPresent(pattern, resource);
+    if (resolved) (holder as Record<string | number, JsonValue>)[slot] = pattern = resolved;
     const failed = validateConditions(pattern, resource, match);
     if (failed) return failed;
   }
-  for (const key of anchored ? Object.keys(pattern) : keys) {
+  for (const key in pattern) {
+    if (!Object.hasOwn(pattern, key)) continue;
     const kind = kindOf(key);
     if (kind === CONDITION || kind === GLOBAL || kind === ADD) continue;
     const rv = isMap(resource) && Object.hasOwn(resource, key) ? resource[key] : undefined;
-    const failed = preprocess(pattern[key]!, rv, match);
+    const failed = preprocess(pattern, key, rv, match);
     if (failed) return failed;
   }
   return undefined;
 }
 
-function handleAddIfNotPresent(pattern: JsonValue, resource: JsonValue | undefined): number {
-  if (!isMap(pattern)) return 0;
-  let count = 0;
-  for (const k of Object.keys(pattern)) {
-    if (kindOf(k) !== ADD) continue;
-    count++;
+/**
+ * `+(key)` anchors of a map: dropped where the resource has `key`, else renamed to
+ * `key` (after the other keys, replacing a plain `key`, as a rename does). Returns
+ * the rebuilt map, or undefined when the map has none.
+ */
+function resolveAddIfNotPresent(pattern: JsonObject, resource: JsonValue | undefined): JsonObject | undefined {
+  let out: JsonObject | undefined;
+  let renamed: [string, JsonValue][] | undefined;
+  for (const k in pattern) {
+    if (!Object.hasOwn(pattern, k) || kindOf(k) !== ADD) continue;
+    if (!out) {
+      out = {};
+      for (const plain in pattern) if (Object.hasOwn(pattern, plain) && kindOf(plain) !== ADD) out[plain] = pattern[plain]!;
+    }
     const key = anchoredKey(k);
-    if (isMap(resource) && Object.hasOwn(resource, key)) delete pattern[k];
-    else renameKey(pattern, k, key);
+    if (!(isMap(resource) && Object.hasOwn(resource, key))) (renamed ??= []).push([key, pattern[k]!]);
   }
-  return count;
+  if (out && renamed) for (const [key, value] of renamed) out[key] = value;
+  return out;
 }
 
 function validateConditions(pattern: JsonObject, resource: JsonValue | undefined, match: PatternMatcher): Failure {
@@ -123,14 +150,18 @@ function validateConditions(pattern: JsonObject, resource: JsonValue | undefined
 
 /** Returns the first failure reason, or '' when every selected condition holds. */
 function checkConditions(pattern: JsonObject, resource: JsonValue | undefined, which: number, match: PatternMatcher): string {
-  for (const k of Object.keys(pattern)) {
-    if (kindOf(k) !== which) continue;
+  for (const k in pattern) {
+    if (!Object.hasOwn(pattern, k) || kindOf(k) !== which) continue;
     const key = anchoredKey(k);
     if (!isMap(resource) || !Object.hasOwn(resource, key)) return `could not found "${key}" key in the resource`;
     const pv = pattern[k]!;
     const rv = resource[key]!;
-    // Kyverno: a condition whose value holds add-if-not-present anchors is not checked.
-    if (handleAddIfNotPresent(pv, rv) > 0) continue;
+    // Kyverno: a condition whose value holds add-if-not-present anchors is not checked
+    // (those anchors are resolved against the resource value instead).
+    if (isMap(pv)) {
+      const resolved = resolveAddIfNotPresent(pv, rv);
+      if (resolved) { pattern[k] = resolved; continue; }
+    }
     if (!match(scalarAsString(rv), scalarAsString(pv))) return `${key} did not match`;
   }
   return '';
@@ -157,16 +188,16 @@ function processListOfMaps(pattern: JsonValue[], resource: JsonValue | undefined
     let anyGlobalPassed = false;
     let lastGlobalError: GlobalConditionError | undefined;
     // One working copy per pattern element, shared by all resource elements (as in Kyverno).
-    const copy = clone(element);
+    const copy: JsonValue[] = [clone(element)];
     for (const re of resourceElements) {
-      const failed = preprocess(copy, re, match);
+      const failed = preprocess(copy, 0, re, match);
       if (failed instanceof ConditionError) continue;
       if (failed) { lastGlobalError = failed; continue; }
       if (hasGlobal) anyGlobalPassed = true;
-      else addNamedCopy(pattern, copy, re);
+      else addNamedCopy(pattern, copy[0]!, re);
     }
     if (resource === undefined) {
-      const failed = preprocess(copy, undefined, match);
+      const failed = preprocess(copy, 0, undefined, match);
       if (failed instanceof ConditionError) continue;
       if (failed) return failed;
       if (hasGlobal) anyGlobalPassed = true;
@@ -181,8 +212,8 @@ function addNamedCopy(pattern: JsonValue[], element: JsonValue, resourceElement:
   if (!isMap(resourceElement)) return;
   const name = resourceElement.name;
   if (name === undefined || name === null || isEmptyCollection(name)) return;
-  const node = clone(element);
-  if (deleteAnchors(node, true, false)) return;
+  const node = withoutConditions(element, true);
+  if (node === REMOVE) return;
   if (isMap(node)) node.name = name;
   pattern.push(node);
 }
@@ -229,46 +260,61 @@ function scalarAnchors(s: string): number {
   return kind === CONDITION || kind === GLOBAL ? ANY | HAS_GLOBAL : 0;
 }
 
+const REMOVE = Symbol('remove');
+
 /**
- * Removes condition anchors; returns true when the node itself must go (only
- * conditions, or nothing, were left in it).
+ * Kyverno's deleteConditionElements, as a copy: condition anchors removed, kept
+ * ones (those whose value survives) renamed to their key; REMOVE when the node
+ * itself must go (only conditions, or nothing, were left in it; `deleteScalar`
+ * says whether a bare scalar goes). Building fresh objects is much cheaper than
+ * deleting keys in place, which turns V8 objects into slow dictionaries.
  */
-function deleteAnchors(node: JsonValue, deleteScalar: boolean, traverseMaps: boolean): boolean {
-  if (Array.isArray(node)) return deleteAnchorsInList(node, traverseMaps);
-  if (isMap(node)) return deleteAnchorsInMap(node, traverseMaps);
-  return deleteScalar;
+function withoutConditions(node: JsonValue, deleteScalar: boolean): JsonValue | typeof REMOVE {
+  if (Array.isArray(node)) return listWithoutConditions(node);
+  if (isMap(node)) return mapWithoutConditions(node);
+  return deleteScalar ? REMOVE : node;
 }
 
 const isConditionKey = (k: string) => { const kind = kindOf(k); return kind === CONDITION || kind === GLOBAL; };
 
-function deleteAnchorsInMap(node: JsonObject, traverseMaps: boolean): boolean {
-  let anchorsLeft = false;
-  for (const k of Object.keys(node)) {
-    if (!isConditionKey(k)) continue;
-    if (deleteAnchors(node[k]!, true, traverseMaps)) delete node[k];
-    else anchorsLeft = true;
+function mapWithoutConditions(node: JsonObject): JsonObject | typeof REMOVE {
+  const out: JsonObject = {};
+  let kept = false;
+  // Conditions whose value survives take their plain key after the other keys
+  // (overwriting a plain key of that name in place), as Kyverno's rename does.
+  let renamed: [string, JsonValue][] | undefined;
+  for (const k in node) {
+    if (!Object.hasOwn(node, k)) continue;
+    if (isConditionKey(k)) {
+      const v = withoutConditions(node[k]!, true);
+      if (v !== REMOVE) (renamed ??= []).push([anchoredKey(k), v]);
+      continue;
+    }
+    const v = withoutConditions(node[k]!, false);
+    if (v === REMOVE) continue;
+    out[k] = v;
+    kept = true;
   }
-  if (anchorsLeft) {
-    for (const k of Object.keys(node)) if (isConditionKey(k)) renameKey(node, k, anchoredKey(k));
+  if (renamed) {
+    for (const [k, value] of renamed) {
+      // The renamed value is cleaned again, as the second pass over the map does.
+      const v = withoutConditions(value, false);
+      if (v === REMOVE) delete out[k];
+      else out[k] = v;
+    }
+    kept = false;
+    for (const k in out) if (Object.hasOwn(out, k)) { kept = true; break; }
   }
-  let needToDelete = true;
-  for (const k of Object.keys(node)) {
-    if (deleteAnchors(node[k]!, false, traverseMaps)) delete node[k];
-    else needToDelete = false;
-  }
-  return needToDelete;
+  return kept ? out : REMOVE;
 }
 
-function deleteAnchorsInList(node: JsonValue[], traverseMaps: boolean): boolean {
-  const wasEmpty = node.length === 0;
-  let w = 0;
-  for (let i = 0; i < node.length; i++) {
-    const el = node[i]!;
-    let keep: boolean;
-    if ((anchorsIn(el, ANY) & ANY) !== 0) keep = traverseMaps && isMap(el) ? !deleteAnchors(el, true, traverseMaps) : false;
-    else keep = !deleteAnchors(el, false, traverseMaps);
-    if (keep) node[w++] = el;
+function listWithoutConditions(node: JsonValue[]): JsonValue[] | typeof REMOVE {
+  const out: JsonValue[] = [];
+  for (const el of node) {
+    // Elements carrying anchors are dropped; the others are cleaned.
+    if ((anchorsIn(el, ANY) & ANY) !== 0) continue;
+    const v = withoutConditions(el, false);
+    if (v !== REMOVE) out.push(v);
   }
-  node.length = w;
-  return node.length === 0 && !wasEmpty;
+  return out.length === 0 && node.length > 0 ? REMOVE : out;
 }

@@ -167,16 +167,28 @@ async function mutateElements(fe: CompiledForEach, elements: JsonValue[], resour
   deps: MutateDeps, nesting: number): Promise<Response> {
   const order = fe.reverse ? elements.map((_, i) => elements.length - 1 - i) : elements.map((_, i) => i);
   let patched = resource;
+  const elementKey = `element${nesting}`;
+  const indexKey = `elementIndex${nesting}`;
+  const loadsContext = fe.context !== undefined && fe.context.length > 0;
+  // Without context entries nothing writes to the element context: one object serves
+  // every element (entries loaded per element need a fresh one each).
+  let shared: ContextData | undefined;
   for (const index of order) {
     const element = elements[index];
     if (element === null || element === undefined) continue;
-    const elementData = extendContext(data, nesting === 0
-      ? { element, element0: element, elementIndex: index, elementIndex0: index }
-      : { element, [`element${nesting}`]: element, elementIndex: index, [`elementIndex${nesting}`]: index });
-    if (fe.context && fe.context.length > 0) {
+    let elementData: ContextData;
+    if (loadsContext || !shared) {
+      elementData = extendContext(data, { element, [elementKey]: element, elementIndex: index, [indexKey]: index });
+      if (!loadsContext) shared = elementData;
+    } else {
+      elementData = shared;
+      elementData.element = elementData[elementKey] = element;
+      elementData.elementIndex = elementData[indexKey] = index;
+    }
+    if (loadsContext) {
       if (!deps.loadContext) return errorResponse(`failed to load to mutate.foreach[${index}].context`, 'no context loader');
       try {
-        await deps.loadContext(fe.context, elementData);
+        await deps.loadContext(fe.context!, elementData);
       } catch (e) {
         return errorResponse(`failed to load to mutate.foreach[${index}].context`, e);
       }

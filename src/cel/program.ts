@@ -9,7 +9,7 @@
  */
 import type { CelInput, CelValue } from '@bufbuild/cel';
 import type { JsonObject, JsonValue } from '../engine/types.ts';
-import type { CelContextProvider } from './context.ts';
+import { isPendingLookup, type CelContextProvider } from './context.ts';
 import { CelCompileError, compileExpression, KYVERNO_VARIABLES, type CompiledExpression } from './env.ts';
 import { toCelInput, toJson } from './values.ts';
 import { exceptionResult, type CompiledException } from './exceptions.ts';
@@ -228,13 +228,19 @@ export function compileProgram(spec: ProgramSpec): CompiledProgram {
           }
           if (v !== true) throw new Error(`matchCondition '${m.name}' must return bool`);
         } catch (e) {
-          result.matchError = `failed to evaluate matchCondition '${m.name}': ${celErrorText((e as Error).message)}`;
+          const text = celErrorText((e as Error).message);
+          // A lookup still pending: keep going, so one round collects the other conditions' lookups too.
+          if (isPendingLookup(text)) { result.matchError ??= `failed to evaluate matchCondition '${m.name}': ${text}`; continue; }
+          result.matchError = `failed to evaluate matchCondition '${m.name}': ${text}`;
           return result;
         }
       }
+      if (result.matchError) return result;
       validations.forEach((v, index) => {
-        // Kyverno's policy compiler stops at the first validation that does not pass.
-        if (kyvernoMode && result.decisions.length > 0 && result.decisions[result.decisions.length - 1]!.outcome !== 'pass') return;
+        // Kyverno's policy compiler stops at the first validation that does not pass (one
+        // that waits for a lookup does not count: the round is evaluated again once resolved).
+        const last = result.decisions[result.decisions.length - 1];
+        if (kyvernoMode && last && last.outcome !== 'pass' && !(last.outcome === 'error' && isPendingLookup(last.error ?? ''))) return;
         let value: CelValue;
         try {
           value = v.expr.evaluate(bindings, ctx);

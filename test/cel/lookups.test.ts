@@ -157,6 +157,20 @@ t.test('lookups chained deeper than the rounds allow end in a clear error', asyn
   t.notMatch(rule.message, /lookup pending/, 'never the internal pending error');
 });
 
+t.test('independent lookups in several validations are all resolved in the first round', async (t) => {
+  // Six validations, each reading its own ConfigMap: more than the 4 rounds allow if found one at a time.
+  const objects: Record<string, JsonValue> = {};
+  for (let i = 0; i < 6; i++) objects[`/api/v1/namespaces/default/configmaps/cm${i}`] = { data: { ok: 'yes' } };
+  const { resolver, asked } = fakeCluster(objects);
+  const validations = Array.from({ length: 6 }, (_, i) =>
+    `  - expression: "resource.Get('v1', 'configmaps', 'default', 'cm${i}').data.ok == 'yes'"\n    message: cm${i} says no\n`).join('');
+  const yaml = vpol('true').replace(/  validations:\n[\s\S]*$/, `  validations:\n${validations}`);
+  const e = engineFor(yaml, resolver);
+  const r = await e.evaluate(input(pod('a')), { mode: 'validate' });
+  t.same(r.results[0]!.rules.map((x) => [x.status, x.message]), [['pass', 'success']]);
+  t.same([...asked].sort(), Object.keys(objects).sort(), 'each ConfigMap read once');
+});
+
 t.test('globalContext.Get maps to resolver.globalContext', async (t) => {
   const calls: unknown[] = [];
   const resolver: ContextResolver = {

@@ -4,7 +4,7 @@
  * own Registry (tests build many apps in one process).
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { FastCounter, FastHistogram } from './fast.ts';
+import { FastCounter, FastHistogram, type CounterSeries, type HistogramSeries } from './fast.ts';
 import { CelPolicyMetrics } from './cel.ts';
 import type { Operation, RuleResponse } from '../engine/types.ts';
 import type { CompiledPolicy } from '../policy/compile.ts';
@@ -17,6 +17,8 @@ export type PolicyInfo = Pick<CompiledPolicy, 'name' | 'namespace' | 'kind' | 'r
   & { cel?: { type: string } };
 
 /** Request facts that label the admission and policy-result series. */
+interface RuleSeries { results: CounterSeries; duration: HistogramSeries }
+
 export interface RequestLabels {
   kind: string;
   namespace: string;
@@ -50,6 +52,8 @@ export class Metrics {
   readonly celPolicies: CelPolicyMetrics;
   readonly #namespaces: BoundedLabel;
   readonly #kinds: BoundedLabel;
+  /** Per policy object → rule name → status → request labels: the rule's two series. */
+  #ruleSeries = new WeakMap<PolicyInfo, Map<string, Map<string, Map<string, RuleSeries>>>>();
 
   readonly imageCache: Counter<'outcome'>;
   readonly imageVerificationDuration: Histogram;
@@ -127,17 +131,31 @@ export class Metrics {
       this.celPolicies.record(policy, rules.map((r) => r.status), b, seconds);
       return;
     }
-    const prefix = `${policy.kind}\0${policy.namespace ?? ''}\0${policy.name}\0${policy.validationFailureAction}\0${policy.background}\0${b.kind}\0${b.namespace}\0${b.operation}\0${req.dryRun}\0`;
+    // Series are found through nested maps keyed by the policy object, the rule's
+    // name and status (strings from the policy, hashed once) and one short
+    // per-request key, instead of hashing a long composite key per rule.
+    const requestKey = `${b.kind}\0${b.namespace}\0${b.operation}\0${req.dryRun}`;
+    let byRule = this.#ruleSeries.get(policy);
+    if (!byRule) this.#ruleSeries.set(policy, (byRule = new Map()));
     for (const rule of rules) {
-      const key = `${prefix}${rule.name}\0${rule.type}\0${rule.status}`;
-      const labels = () => ({
-        ...policyLabels(policy),
-        resource_kind: b.kind, resource_namespace: b.namespace, resource_request_operation: b.operation,
-        rule_execution_cause: 'admission_request', dry_run: String(req.dryRun),
-        rule_name: rule.name, rule_type: ruleTypeLabel(rule.type), rule_result: ruleResultLabel(rule.status),
-      });
-      this.policyResults.child(key, labels).value++;
-      this.policyExecutionDuration.observe(this.policyExecutionDuration.child(key, labels), rule.durationSeconds ?? fallbackSeconds);
+      let byStatus = byRule.get(rule.name);
+      if (!byStatus) byRule.set(rule.name, (byStatus = new Map()));
+      let byRequest = byStatus.get(rule.status);
+      if (!byRequest) byStatus.set(rule.status, (byRequest = new Map()));
+      let series = byRequest.get(requestKey);
+      if (!series) {
+        const key = `${policy.kind}\0${policy.namespace ?? ''}\0${policy.name}\0${policy.validationFailureAction}\0${policy.background}\0${requestKey}\0${rule.name}\0${rule.type}\0${rule.status}`;
+        const labels = () => ({
+          ...policyLabels(policy),
+          resource_kind: b.kind, resource_namespace: b.namespace, resource_request_operation: b.operation,
+          rule_execution_cause: 'admission_request', dry_run: String(req.dryRun),
+          rule_name: rule.name, rule_type: ruleTypeLabel(rule.type), rule_result: ruleResultLabel(rule.status),
+        });
+        series = { results: this.policyResults.child(key, labels), duration: this.policyExecutionDuration.child(key, labels) };
+        byRequest.set(requestKey, series);
+      }
+      series.results.value++;
+      this.policyExecutionDuration.observe(series.duration, rule.durationSeconds ?? fallbackSeconds);
     }
   }
 

@@ -48,6 +48,19 @@ t.test('ValidatingPolicy: one result per policy with Kyverno labels; never in ky
   t.same(await values(m, 'kyverno_mutating_policy_results_total'), []);
 });
 
+t.test('ImageValidatingPolicy: Kyverno\'s image validating series, not the validating one', async (t) => {
+  const m = new Metrics({ processMetrics: false });
+  const p = celPolicy({ name: 'verify-signed', kind: 'ImageValidatingPolicy', type: 'validating' });
+  m.recordPolicyResults(p, [rule('verify-signed', 'fail', 'unsigned')], req, 0.003);
+  const [v] = await values(m, 'kyverno_image_validating_policy_results_total');
+  t.match(v!.labels, { policy_name: 'verify-signed', policy_validation_mode: 'Deny', resource_kind: 'Pod', result: 'fail' });
+  t.equal(v!.value, 1);
+  const d = await values(m, 'kyverno_image_validating_policy_execution_duration_seconds');
+  t.same(d.filter((x) => x.metricName?.endsWith('_count')).map((x) => x.value), [1]);
+  t.same(await values(m, 'kyverno_validating_policy_results_total'), []);
+  t.same(await values(m, 'kyverno_policy_results_total'), []);
+});
+
 t.test('namespaced and audit validating policies', async (t) => {
   const m = new Metrics({ processMetrics: false });
   const p = celPolicy({ name: 'team', kind: 'NamespacedValidatingPolicy', namespace: 'team-a', type: 'validating', action: 'Audit', background: false });

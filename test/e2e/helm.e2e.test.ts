@@ -163,6 +163,13 @@ t.test('helm chart', { skip: helmMissing ? `helm not available: ${helmMissing}` 
     t.equal(args[args.indexOf('--policy-configmap-namespace') + 1], 'security');
   });
 
+  await t.test('cel.httpAllow lists the URL prefixes CEL http.* calls may reach; none by default', async (t) => {
+    const argsOf = (objects: Obj[]) => (one(objects, 'Deployment').spec.template.spec.containers[0].args as string[]);
+    t.notOk(argsOf((await render('guard', 'security')).objects).includes('--cel-http-allow'));
+    const args = argsOf((await render('guard', 'security', ['cel.httpAllow={https://data.internal/v1/,https://other.internal/}'])).objects);
+    t.same(args.flatMap((a, i) => (a === '--cel-http-allow' ? [args[i + 1]] : [])), ['https://data.internal/v1/', 'https://other.internal/']);
+  });
+
   await t.test('an unknown certificates.mode is a render error', async (t) => {
     const r = await helm(['template', 'portcullis', CHART, '--set', 'certificates.mode=self-signed']);
     t.not(r.code, 0);

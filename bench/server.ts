@@ -9,7 +9,7 @@
  *   ./nodew node bench/server.ts            (print the figures)
  *   runServerBench() / benchServer()        (used by bench/run.ts)
  */
-import { fork, type ChildProcess } from 'node:child_process';
+import { execFileSync, fork, type ChildProcess } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -102,7 +102,8 @@ async function child(role: string, dir: string): Promise<void> {
   const tls = { certFile: join(dir, 'tls.crt'), keyFile: join(dir, 'tls.key') };
   let port: number;
   if (role === 'real' || role === 'layer') {
-    const { startServer } = await import('../src/server/server.ts');
+    // The production form: the compiled dist/ (benchServer builds it first), as the image runs it.
+    const { startServer } = await import(process.env.PORTCULLIS_BENCH_SERVER ?? '../src/server/server.ts') as typeof import('../src/server/server.ts');
     const { pino } = await import('pino');
     // 'layer': the same server with an engine that decides nothing, to attribute cost to HTTP/TLS/envelope vs policies.
     const noEngine = role === 'layer' ? {
@@ -145,7 +146,7 @@ async function child(role: string, dir: string): Promise<void> {
 type Role = 'real' | 'bare' | 'layer';
 
 function spawnTarget(role: Role, dir: string): Promise<{ proc: ChildProcess; port: number }> {
-  const proc = fork(fileURLToPath(import.meta.url), ['--child', role, dir], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+  const proc = fork(fileURLToPath(import.meta.url), ['--child', role, dir], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'], env: { ...process.env, PORTCULLIS_BENCH_SERVER: DIST_SERVER } });
   return new Promise((resolve, reject) => {
     proc.once('error', reject);
     proc.once('exit', (code) => reject(new Error(`${role} server exited with ${code}`)));
@@ -191,7 +192,11 @@ async function measure(role: Role, dir: string, ca: string, durationSec: number,
   }
 }
 
+const DIST_SERVER = new URL('../dist/server/server.js', import.meta.url).href;
+
 export async function benchServer(options: ServerBenchOptions = {}): Promise<ServerBenchFigures> {
+  // Measure what the image runs: the compiled JavaScript.
+  execFileSync('npm', ['run', 'build'], { stdio: 'inherit', cwd: fileURLToPath(new URL('..', import.meta.url)) });
   const durationSec = options.durationSec ?? 10;
   const connections = options.connections ?? 32;
   const { generateCerts } = await import('../src/server/certgen.ts');
@@ -217,7 +222,7 @@ export function serverBenchMarkdown(f: ServerBenchFigures): string {
     `| ${name} | ${r.reqPerSec} | ${b.reqPerSec} | ${f2(r.p50Ms)} / ${f2(r.p99Ms)} / ${f2(r.p999Ms)} | ${f2(b.p50Ms)} / ${f2(b.p99Ms)} / ${f2(b.p999Ms)} | ${r.errors + r.non2xx} / ${b.errors + b.non2xx} |`;
   return `## Webhook server (HTTPS on loopback)
 
-autocannon against the real server (\`policies/\` bundle, info logging, metrics) and, in the same run, a bare fastify
+autocannon against the real server (built \`dist/\`, as the image runs it; \`policies/\` bundle, info logging, metrics) and, in the same run, a bare fastify
 HTTPS handler that parses the same AdmissionReview and answers allowed. Request mix: a realistic 3-container Pod and
 its Deployment, each sent to /mutate then /validate. ${f.connections} connections at saturation, ${f.durationSec} s per run after a 2 s warm-up;
 the moderate run is a fixed rate of half the saturation throughput of each server.

@@ -64,6 +64,10 @@ export interface EvaluationResult {
 /** Cheap pre-filter on the kinds a rule's match can name (the full matcher decides). */
 const mayMatchKind = (rule: CompiledRule, kind: string) => rule.kindNames === null || rule.kindNames.has(kind);
 
+/** Rules the validate phase runs: validations; on /validate also image verification (it re-checks, cached). */
+const isValidatePhaseCli = (r: CompiledRule) => r.type === 'Validation';
+const isValidatePhaseWebhook = (r: CompiledRule) => r.type === 'Validation' || r.type === 'ImageVerify';
+
 /** Rules the mutate phase runs: mutations, and image verification (which pins digests). */
 const isMutatePhase = (r: CompiledRule) => r.type === 'Mutation' || r.type === 'ImageVerify';
 
@@ -135,6 +139,7 @@ export class Engine {
 
     if (options.mode !== 'mutate') {
       const validated = resource ?? input.oldObject;
+      const inValidate = options.mode === 'validate' ? isValidatePhaseWebhook : isValidatePhaseCli;
       for (const policy of policies) {
         if (policy.cel) {
           const t0 = performance.now();
@@ -146,7 +151,6 @@ export class Engine {
           }
           continue;
         }
-        const inValidate = (r: CompiledRule) => r.type === 'Validation' || (r.type === 'ImageVerify' && options.mode === 'validate');
         if (!policy.rules.some(inValidate)) continue;
         const t0 = performance.now();
         const pr = resultFor(policy);

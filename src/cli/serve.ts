@@ -4,7 +4,7 @@
  */
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
-import { parseAllowPrefixes } from '../cel/lib/http.ts';
+import { parseAllowPrefixes } from '../server/cel-http.ts';
 import { DEFAULT_BODY_LIMIT } from '../server/app.ts';
 import { DEFAULT_BUDGET_MS } from '../server/deadline.ts';
 import { closeOnSignals, startServer } from '../server/server.ts';

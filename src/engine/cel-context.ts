@@ -11,8 +11,7 @@
  *    globalContext, http.* to httpCall — before the caller evaluates again.
  */
 import type { AdmissionInput, ContextResolver, JsonValue } from './types.ts';
-import { staticContext, type CelContextProvider } from '../cel/index.ts';
-import { deferredContext, type Lookup } from '../cel/context.ts';
+import { deferredContext, staticContext, type CelContextProvider, type Lookup } from '../cel/context.ts';
 
 const contexts = new WeakMap<ContextResolver, CelContextProvider>();
 

@@ -41,13 +41,15 @@ export type PolicyLoader = (paths: readonly string[], texts?: readonly PolicyTex
 // The engine and loader are imported on first use, so a server driven by an
 // injected loader/decider (tests, benchmarks of the HTTP layer) never loads them.
 export const defaultLoader: PolicyLoader = async (paths, texts = []) => {
-  const [{ loadPolicyPaths, parsePolicyText, mergeInto }, { compilePolicies }, { releaseSchemaValidators }] = await Promise.all([
-    import('../policy/load.ts'), import('../policy/compile.ts'), import('../policy/schema.ts')]);
+  const [{ loadPolicyPaths, parsePolicyText, mergeInto }, { compilePolicies, needsCel }, { releaseSchemaValidators }] = await Promise.all([
+    import('../policy/load.ts'), import('../policy/compile-base.ts'), import('../policy/schema.ts')]);
   const { compileExceptions } = await import('../engine/exceptions.ts');
   const loaded = await loadPolicyPaths(paths);
   for (const t of texts) mergeInto(loaded, parsePolicyText(t.text, t.name));
   releaseSchemaValidators(); // reloads are rare: keep the idle footprint small
-  const compiled = compilePolicies(loaded.policies, { exceptions: loaded.celExceptions });
+  // The CEL runtime (tens of MiB resident) is loaded only when a policy needs it.
+  const cel = loaded.policies.some(needsCel) ? (await import('../policy/compile-cel.ts')).celCompiler : undefined;
+  const compiled = compilePolicies(loaded.policies, { exceptions: loaded.celExceptions, ...(cel ? { cel } : {}) });
   const exceptions = compileExceptions(loaded.exceptions);
   const exceptionErrors = exceptions.errors.map((e) => ({ file: paths.join(','), index: 0, line: 0, path: '', reason: `PolicyException ${e.exception}: ${e.reason}` }));
   return { policies: compiled.policies, errors: [...loaded.errors, ...compiled.errors, ...exceptionErrors], exceptions };

@@ -15,7 +15,7 @@
 import { readFile } from 'node:fs/promises';
 import { LRUCache } from 'lru-cache';
 import type { CelHttpCall, ContextResolver, JsonObject, JsonValue, KubeObject } from '../engine/types.ts';
-import { httpCaller, type CelHttpOptions } from '../cel/lib/http.ts';
+import { httpCaller, type CelHttpOptions } from './cel-http.ts';
 import { RegistryClient, credentialStore, fetchImageData, loadDockerConfigFile } from '../images/index.ts';
 import { isSafeApiPath, kubeTransport, type KubeResponse, type KubeTransport } from '../kube/transport.ts';
 

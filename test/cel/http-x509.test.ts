@@ -10,7 +10,7 @@ import 'reflect-metadata';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { webcrypto } from 'node:crypto';
 import * as x509 from '@peculiar/x509';
-import { httpCaller, parseAllowPrefixes } from '../../src/cel/lib/http.ts';
+import { httpCaller, parseAllowPrefixes } from '../../src/server/cel-http.ts';
 import { compileExpression } from '../../src/cel/env.ts';
 import { toJson } from '../../src/cel/values.ts';
 import { parsePolicyText } from '../../src/policy/load.ts';

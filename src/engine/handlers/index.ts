@@ -3,7 +3,7 @@
  * anyPattern, deny, foreach, podSecurity), mutate, verifyImages. Kinds not
  * supported yet compile to a handler that reports a clear `error` result.
  */
-import type { JsonObject } from '../types.ts';
+import type { JsonObject, JsonValue } from '../types.ts';
 import type { RuleHandler } from './types.ts';
 import { compileValidateHandler } from './validate.ts';
 import { compilePodSecurityHandler } from './podsecurity.ts';
@@ -11,19 +11,24 @@ import { compileMutateHandler } from './mutate.ts';
 import { compileVerifyImagesHandler } from './verify-images.ts';
 import type { ImageExtractorConfigs } from '../../images/index.ts';
 import { compileGenerateHandler } from './generate.ts';
-import { compileCelHandler } from './cel.ts';
 
 export type { RuleHandler, RuleEnv, HandlerResult } from './types.ts';
 export type { ImageVerificationConfig } from './verify-images.ts';
 
 const unsupported = (what: string): RuleHandler => () => ({ status: 'error', message: `${what} is not supported by Portcullis yet` });
 
-export function compileRuleHandler(rule: JsonObject): RuleHandler {
+/** Compiles a validate.cel rule (src/engine/handlers/cel.ts, passed in so the CEL runtime loads only when needed). */
+export type CelRuleCompiler = (ruleName: string, validate: JsonObject, celPreconditions: JsonValue | undefined) => RuleHandler;
+
+export function compileRuleHandler(rule: JsonObject, celRule?: CelRuleCompiler): RuleHandler {
   const name = String(rule.name ?? '');
   if (rule.validate) {
     const v = rule.validate as JsonObject;
     if (v.podSecurity) return compilePodSecurityHandler(name, v);
-    if (v.cel) return compileCelHandler(name, v, rule.celPreconditions);
+    if (v.cel) {
+      if (!celRule) throw new Error('validate.cel needs the CEL compiler (internal: none given)');
+      return celRule(name, v, rule.celPreconditions);
+    }
     if (v.manifests) return unsupported('validate.manifests');
     if (v.assert) return unsupported('validate.assert');
     return compileValidateHandler(name, v);

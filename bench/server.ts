@@ -22,7 +22,8 @@ interface Histogram { average: number; p50: number; p90: number; p99: number; p9
 interface CannonResult { requests: { average: number; total: number }; latency: Histogram; errors: number; timeouts: number; non2xx: number; '2xx': number; duration: number }
 interface CannonRequest { method: string; path: string; headers: Record<string, string>; body: string }
 type Cannon = (opts: Record<string, unknown>) => Promise<CannonResult>;
-const autocannon = createRequire(import.meta.url)('autocannon') as Cannon;
+// Loaded by the parent only: the measured server children must not carry it.
+const autocannon = (options: Parameters<Cannon>[0]) => (createRequire(import.meta.url)('autocannon') as Cannon)(options);
 
 export interface LoadFigures {
   reqPerSec: number;
@@ -46,6 +47,8 @@ export interface ServerBenchFigures {
   /** The real server with a no-op engine: the HTTP/TLS/envelope/metrics/logging layer alone. */
   layer: TargetFigures;
   /** real / bare throughput at saturation. */
+  /** The real server with a smaller young generation (--max-semi-space-size=8): the memory/throughput knob. */
+  smallHeap: TargetFigures;
   throughputRatio: number;
   durationSec: number;
   connections: number;
@@ -131,6 +134,7 @@ async function child(role: string, dir: string): Promise<void> {
     await app.listen({ port: 0, host: '127.0.0.1' });
     port = (app.server.address() as { port: number }).port;
   }
+  // Idle RSS after a full collection (both servers alike): startup garbage is not footprint.
   global.gc?.();
   const idle = process.memoryUsage().rss;
   let peak = idle;
@@ -145,8 +149,13 @@ async function child(role: string, dir: string): Promise<void> {
 
 type Role = 'real' | 'bare' | 'layer';
 
-function spawnTarget(role: Role, dir: string): Promise<{ proc: ChildProcess; port: number }> {
-  const proc = fork(fileURLToPath(import.meta.url), ['--child', role, dir], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'], env: { ...process.env, PORTCULLIS_BENCH_SERVER: DIST_SERVER } });
+/** V8 flags for the small-heap run: a young generation of at most 3 × 8 MiB. */
+export const SMALL_HEAP_FLAGS = ['--max-semi-space-size=8'];
+
+function spawnTarget(role: Role, dir: string, flags: readonly string[] = []): Promise<{ proc: ChildProcess; port: number }> {
+  const proc = fork(fileURLToPath(import.meta.url), ['--child', role, dir], {
+    stdio: ['ignore', 'ignore', 'inherit', 'ipc'], execArgv: ['--expose-gc', ...flags], env: { ...process.env, PORTCULLIS_BENCH_SERVER: DIST_SERVER },
+  });
   return new Promise((resolve, reject) => {
     proc.once('error', reject);
     proc.once('exit', (code) => reject(new Error(`${role} server exited with ${code}`)));
@@ -177,8 +186,8 @@ async function load(port: number, ca: string, opts: { durationSec: number; conne
   };
 }
 
-async function measure(role: Role, dir: string, ca: string, durationSec: number, connections: number): Promise<TargetFigures> {
-  const { proc, port } = await spawnTarget(role, dir);
+async function measure(role: Role, dir: string, ca: string, durationSec: number, connections: number, flags: readonly string[] = []): Promise<TargetFigures> {
+  const { proc, port } = await spawnTarget(role, dir, flags);
   try {
     await load(port, ca, { durationSec: 2, connections }); // warm-up: JIT, TLS sessions, caches
     const saturation = await load(port, ca, { durationSec, connections });
@@ -208,7 +217,8 @@ export async function benchServer(options: ServerBenchOptions = {}): Promise<Ser
     const bare = await measure('bare', dir, certs.caCert, durationSec, connections);
     const layer = await measure('layer', dir, certs.caCert, durationSec, connections);
     const real = await measure('real', dir, certs.caCert, durationSec, connections);
-    return { real, bare, layer, throughputRatio: real.saturation.reqPerSec / bare.saturation.reqPerSec, durationSec, connections };
+    const smallHeap = await measure('real', dir, certs.caCert, durationSec, connections, SMALL_HEAP_FLAGS);
+    return { real, bare, layer, smallHeap, throughputRatio: real.saturation.reqPerSec / bare.saturation.reqPerSec, durationSec, connections };
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
@@ -238,7 +248,10 @@ ${f.layer.saturation.reqPerSec} req/s at saturation (${((f.layer.saturation.reqP
 p50 / p99 / p99.9 ${f2(f.layer.saturation.p50Ms)} / ${f2(f.layer.saturation.p99Ms)} / ${f2(f.layer.saturation.p999Ms)} ms; the rest of the gap is policy evaluation.
 p99 at half rate: **${f2(f.real.halfRate.p99Ms)} ms** (target < 2 ms).
 RSS of the webhook: ${f1(f.real.idleRssMiB)} MiB idle, ${f1(f.real.peakRssMiB)} MiB peak under load (target < 120 MiB);
-bare: ${f1(f.bare.idleRssMiB)} / ${f1(f.bare.peakRssMiB)} MiB.`;
+bare: ${f1(f.bare.idleRssMiB)} / ${f1(f.bare.peakRssMiB)} MiB (idle measured after a full GC in both).
+Memory knob: the same webhook with \`NODE_OPTIONS=${SMALL_HEAP_FLAGS.join(' ')}\` (a smaller young generation) does
+${f.smallHeap.saturation.reqPerSec} req/s at saturation (${((f.smallHeap.saturation.reqPerSec / f.real.saturation.reqPerSec) * 100).toFixed(0)}% of the default) with
+${f1(f.smallHeap.idleRssMiB)} MiB idle and ${f1(f.smallHeap.peakRssMiB)} MiB peak RSS.`;
 }
 
 /** For bench/run.ts: the figures as a BENCHMARKS.md section and a console summary. */

@@ -32,9 +32,9 @@ import type { AdmissionInput, JsonObject, JsonValue, PatchOperation } from '../e
 import type { CelContextProvider } from './context.ts';
 import { CelCompileError, KYVERNO_VARIABLES, compileExpression, type CompiledExpression } from './env.ts';
 import { compileMatchConstraints, type ConstraintMatcher } from './match-constraints.ts';
-import { CelPolicyCompileError, LazyVariables, celErrorText } from './program.ts';
+import { CelPolicyCompileError, LazyVariables, celErrorText, kyvernoMessage } from './program.ts';
 import { compileExceptionsFor, exceptionResult, type CompiledException } from './exceptions.ts';
-import { canAutogen, applyReplacement, UnsupportedPolicyError, type ValidationAction, type VpolEvalOptions, type VpolResult } from './vpol.ts';
+import { autogenSpecs, requestOf, UnsupportedPolicyError, type ValidationAction, type VpolEvalOptions, type VpolResult } from './vpol.ts';
 import { resourceOfKind } from './resources.ts';
 import { toCelInput, toJson } from './values.ts';
 import { withImageVerify, runtimeFor, VerificationState, type Attestation } from './lib/image-verify.ts';
@@ -158,54 +158,6 @@ function compileAttestors(attestors: JsonValue | undefined): CompiledAttestor[] 
   });
 }
 
-// ---------------------------------------------------------------- autogen
-
-interface Target { group: string; version: string; resource: string; kind: string; repl: 'defaults' | 'cronjobs' }
-const TARGETS: Record<string, Target> = {
-  daemonsets: { group: 'apps', version: 'v1', resource: 'daemonsets', kind: 'DaemonSet', repl: 'defaults' },
-  deployments: { group: 'apps', version: 'v1', resource: 'deployments', kind: 'Deployment', repl: 'defaults' },
-  replicasets: { group: 'apps', version: 'v1', resource: 'replicasets', kind: 'ReplicaSet', repl: 'defaults' },
-  statefulsets: { group: 'apps', version: 'v1', resource: 'statefulsets', kind: 'StatefulSet', repl: 'defaults' },
-  jobs: { group: 'batch', version: 'v1', resource: 'jobs', kind: 'Job', repl: 'defaults' },
-  cronjobs: { group: 'batch', version: 'v1', resource: 'cronjobs', kind: 'CronJob', repl: 'cronjobs' },
-};
-const REPLACEMENTS: Record<Target['repl'], [string, string][]> = {
-  defaults: [['spec', 'spec.template.spec'], ['metadata', 'spec.template.metadata']],
-  cronjobs: [['spec', 'spec.jobTemplate.spec.template.spec'], ['metadata', 'spec.jobTemplate.spec.template.metadata']],
-};
-
-/** Kyverno's ivpol autogen: the whole spec, rewritten into the pod template, per replacement group. */
-function autogenSpecs(spec: JsonObject): { variant: string; spec: JsonObject }[] {
-  const mc = obj(spec.matchConstraints);
-  if (!canAutogen(mc)) return [];
-  const configured = obj(obj(obj(spec.autogen)?.podControllers))?.controllers;
-  const controllers = Array.isArray(configured) ? configured.map(String) : Object.keys(TARGETS);
-  const byRepl = new Map<Target['repl'], Target[]>();
-  for (const c of controllers) {
-    const t = TARGETS[c];
-    if (t) byRepl.set(t.repl, [...(byRepl.get(t.repl) ?? []), t]);
-  }
-  const operations = (obj(list(mc!.resourceRules)[0]) ?? {}).operations ?? [];
-  return [...byRepl.keys()].sort().map((repl) => {
-    const targets = byRepl.get(repl)!;
-    const prefix = repl === 'defaults' ? 'autogen' : `autogen-${repl}`;
-    const gvs = new Map<string, Set<string>>();
-    for (const t of targets) gvs.set(`${t.group}/${t.version}`, (gvs.get(`${t.group}/${t.version}`) ?? new Set()).add(t.resource));
-    const resourceRules: JsonValue[] = [...gvs.keys()].sort().map((gv) => {
-      const [group, version] = gv.split('/');
-      return { apiGroups: [group!], apiVersions: [version!], resources: [...gvs.get(gv)!].sort(), operations };
-    });
-    const precondition = [...new Set(targets.map((t) => `(object.apiVersion == '${t.group}/${t.version}' && object.kind =='${t.kind}')`))].sort().join('||');
-    const matchConditions = list(spec.matchConditions).map((m) => {
-      const mo = obj(m) ?? {};
-      return { name: `${prefix}-${str(mo.name)}`, expression: `!(${precondition}) || (${str(mo.expression)})` };
-    });
-    let text = JSON.stringify({ ...spec, matchConstraints: { resourceRules }, matchConditions });
-    for (const [from, to] of REPLACEMENTS[repl]) text = applyReplacement(text, from, to);
-    return { variant: prefix, spec: JSON.parse(text) as JsonObject };
-  });
-}
-
 /** Kyverno's Pod image extractors; rewritten with the spec by autogen, empty for objects without them. */
 const POD_EXTRACTORS: JsonValue[] = ['containers', 'initContainers', 'ephemeralContainers'].map((f) => ({
   name: f,
@@ -244,26 +196,6 @@ function buildVariant(s: JsonObject, variant: string | undefined): Variant {
     auditAnnotations: entries(s.auditAnnotations).map((a, i) => ({ key: str(a.key), expr: compileAt('spec.auditAnnotations', i, a.valueExpression, 'valueExpression') })),
     attestors: compileAttestors(s.attestors),
     imageMatchers: compileImageMatchers(s.matchImageReferences),
-  };
-}
-
-function requestOf(input: AdmissionInput, extra: JsonObject | undefined): JsonObject {
-  const gvk = { group: input.kind.group, version: input.kind.version, kind: input.kind.kind };
-  const gvr = { group: input.kind.group, version: input.kind.version, resource: resourceOfKind(input.kind.kind) };
-  const ui = input.userInfo;
-  const userInfo: JsonObject = {};
-  if (ui.username !== undefined) userInfo.username = ui.username;
-  if (ui.uid !== undefined) userInfo.uid = ui.uid;
-  if (ui.groups !== undefined) userInfo.groups = ui.groups;
-  if (ui.extra !== undefined) userInfo.extra = ui.extra;
-  const o = input.object ?? input.oldObject;
-  return {
-    uid: '', kind: gvk, resource: gvr, requestKind: gvk, requestResource: gvr,
-    subResource: input.subResource ?? '',
-    name: input.name ?? o?.metadata?.name ?? '',
-    namespace: input.namespace ?? o?.metadata?.namespace ?? '',
-    operation: input.operation, userInfo, dryRun: input.dryRun ?? false,
-    ...(input.requestExtras ?? {}), ...(extra ?? {}),
   };
 }
 
@@ -499,15 +431,7 @@ function decide(v: Variant, bindings: Record<string, CelInput>, ctx: CelContextP
       verdict ??= { kind: 'error', message: `expression '${val.expr.source.trim()}' must return a boolean` };
       break;
     }
-    let message = val.message;
-    if (val.messageExpr) {
-      try {
-        const m = toJson(val.messageExpr.evaluate(bindings, ctx));
-        message = typeof m === 'string' ? m : `failed to convert message expression to string: ${JSON.stringify(m)}`;
-      } catch (e) {
-        message = `failed to evaluate message expression: ${celErrorText((e as Error).message)}`;
-      }
-    }
+    const message = kyvernoMessage(val.message, val.messageExpr, bindings, ctx);
     verdict ??= { kind: 'fail', message: message || `CEL expression validation failed at index ${index}`, index };
     break;
   }

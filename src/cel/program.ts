@@ -98,6 +98,18 @@ function compileAt(field: string, index: number, source: unknown, declared: read
 }
 
 /** cel-go's wording for the errors users see most. */
+/** A failed validation's message as Kyverno's CEL policies build it: messageExpression, else message. */
+export function kyvernoMessage(message: string, messageExpr: CompiledExpression | undefined,
+  bindings: Record<string, CelInput>, ctx: CelContextProvider | undefined): string {
+  if (!messageExpr) return message;
+  try {
+    const m = toJson(messageExpr.evaluate(bindings, ctx));
+    return typeof m === 'string' ? m : `failed to convert message expression to string: ${JSON.stringify(m)}`;
+  } catch (e) {
+    return `failed to evaluate message expression: ${celErrorText((e as Error).message)}`;
+  }
+}
+
 export function celErrorText(message: string): string {
   const m = /^field not found: (.*)$/.exec(message);
   if (m) return `no such key: ${m[1]}`;
@@ -259,15 +271,7 @@ export function compileProgram(spec: ProgramSpec): CompiledProgram {
           return;
         }
         if (kyvernoMode) {
-          let message = v.message ?? '';
-          if (v.messageExpr) {
-            try {
-              const m = toJson(v.messageExpr.evaluate(bindings, ctx));
-              message = typeof m === 'string' ? m : `failed to convert message expression to string: ${JSON.stringify(m)}`;
-            } catch (e) {
-              message = `failed to evaluate message expression: ${celErrorText((e as Error).message)}`;
-            }
-          }
+          const message = kyvernoMessage(v.message ?? '', v.messageExpr, bindings, ctx);
           result.decisions.push({ index, outcome: 'deny', message: message || `CEL expression validation failed at index ${index}` });
           return;
         }

@@ -109,7 +109,8 @@ export function applyReplacement(text: string, from: string, to: string): string
   return out;
 }
 
-function autogenSpecs(spec: JsonObject): { variant: string; spec: JsonObject }[] {
+/** Kyverno's CEL autogen (ValidatingPolicy, ImageValidatingPolicy): the whole spec rewritten into the pod template, per replacement group. */
+export function autogenSpecs(spec: JsonObject): { variant: string; spec: JsonObject }[] {
   const mc = obj(spec.matchConstraints);
   if (!canAutogen(mc)) return [];
   const configured = obj(obj(obj(spec.autogen)?.podControllers))?.controllers;
@@ -145,7 +146,8 @@ function autogenSpecs(spec: JsonObject): { variant: string; spec: JsonObject }[]
   return out;
 }
 
-function requestOf(input: AdmissionInput, extra: JsonObject | undefined): JsonObject {
+/** The CEL `request` variable (AdmissionRequest fields) for an admission input. */
+export function requestOf(input: AdmissionInput, extra: JsonObject | undefined): JsonObject {
   const gvk = { group: input.kind.group, version: input.kind.version, kind: input.kind.kind };
   const gvr = { group: input.kind.group, version: input.kind.version, resource: resourceOfKind(input.kind.kind) };
   const ui = input.userInfo;

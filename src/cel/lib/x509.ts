@@ -9,21 +9,10 @@
  * Name constraints are reported empty (null).
  */
 import { CelScalar, celFunc, type CelFunc } from '@bufbuild/cel';
-import { createRequire } from 'node:module';
-import type * as X509 from '@peculiar/x509';
 import type { JsonObject, JsonValue } from '../../engine/types.ts';
-import { x509Decode } from '../../engine/jmespath/x509.ts';
+import type * as X509 from '@peculiar/x509';
+import { x509, x509Decode } from '../../engine/jmespath/x509.ts';
 import { toCelInput } from '../values.ts';
-
-let lib: typeof X509 | undefined;
-function x509(): typeof X509 {
-  if (!lib) {
-    const require = createRequire(import.meta.url);
-    require('reflect-metadata');
-    lib = require('@peculiar/x509') as typeof X509;
-  }
-  return lib;
-}
 
 const b64 = (b: ArrayBuffer | Uint8Array) => Buffer.from(b instanceof Uint8Array ? b : new Uint8Array(b)).toString('base64');
 const oidParts = (oid: string): JsonValue => oid.split('.').map(Number);

@@ -13,7 +13,7 @@ import type { JsonObject, JsonValue } from '../types.ts';
 // Loaded on first use: the library needs a Reflect metadata polyfill and is
 // heavy, and most policies never decode certificates.
 let lib: typeof X509 | undefined;
-function x509(): typeof X509 {
+export function x509(): typeof X509 {
   if (!lib) {
     const require = createRequire(import.meta.url);
     require('reflect-metadata');

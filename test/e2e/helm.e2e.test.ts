@@ -163,6 +163,12 @@ t.test('helm chart', { skip: helmMissing ? `helm not available: ${helmMissing}` 
     t.equal(args[args.indexOf('--policy-configmap-namespace') + 1], 'security');
   });
 
+  await t.test('nodeOptions becomes NODE_OPTIONS (a smaller young generation by default); empty removes it', async (t) => {
+    const envOf = (objects: Obj[]) => (one(objects, 'Deployment').spec.template.spec.containers[0].env ?? []) as { name: string; value: string }[];
+    t.same(envOf((await render('guard', 'security')).objects), [{ name: 'NODE_OPTIONS', value: '--max-semi-space-size=8' }]);
+    t.same(envOf((await render('guard', 'security', ['nodeOptions='])).objects), []);
+  });
+
   await t.test('cel.httpAllow lists the URL prefixes CEL http.* calls may reach; none by default', async (t) => {
     const argsOf = (objects: Obj[]) => (one(objects, 'Deployment').spec.template.spec.containers[0].args as string[]);
     t.notOk(argsOf((await render('guard', 'security')).objects).includes('--cel-http-allow'));

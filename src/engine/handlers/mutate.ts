@@ -4,8 +4,8 @@
  * patterns and context loader are injected.
  */
 import type { JsonObject, JsonValue } from '../types.ts';
-import type { RuleHandler } from './types.ts';
-import { compileMutation, type MutateDeps, type MutateSpec } from '../mutate/index.ts';
+import type { HandlerResult, RuleHandler } from './types.ts';
+import { compileMutation, type MutateDeps, type MutateSpec, type MutationResult } from '../mutate/index.ts';
 import { compileTemplate, substituteVariables, evaluateJMESPath } from '../variables.ts';
 import { compileConditions, type CompiledConditions } from '../conditions.ts';
 import { compilePattern, type CompiledPattern } from '../pattern/index.ts';
@@ -48,10 +48,14 @@ function matchPattern(resource: JsonValue, pattern: JsonValue): boolean {
   return c(resource).ok;
 }
 
+const toHandlerResult = (r: MutationResult): HandlerResult => ({ status: r.status, message: r.message, patchedResource: r.resource });
+
 export function compileMutateHandler(ruleName: string, mutate: JsonObject): RuleHandler {
   void ruleName;
   const run = compileMutation(mutate as unknown as MutateSpec, { compileTemplate: (v: JsonValue) => compileTemplate(v) });
-  return async (env) => {
+  // Synchronous unless the mutation is (foreach may load context entries): the
+  // engine then creates no promise for the rule.
+  return (env) => {
     const deps: MutateDeps = {
       substitute: substituteVariables,
       evaluate: evaluateJMESPath,
@@ -59,7 +63,7 @@ export function compileMutateHandler(ruleName: string, mutate: JsonObject): Rule
       matchPattern,
       loadContext: (entries, data) => loadContextEntries(entries as JsonObject[], data, env.resolver, env.pinned),
     };
-    const r = await run(env.resource, env.data, deps);
-    return { status: r.status, message: r.message, patchedResource: r.resource };
+    const r = run(env.resource, env.data, deps);
+    return r instanceof Promise ? r.then(toHandlerResult) : toHandlerResult(r);
   };
 }

@@ -60,10 +60,11 @@ export function compileQuery(expression: string): CompiledQuery {
     cache.set(expression, err);
     throw err;
   }
+  const fast = compileFast(ast);
   const query: CompiledQuery = {
     expression,
     search(data: JsonValue): JsonValue {
-      const result = interpreter.search(ast, data as JSONValue) as JsonValue;
+      const result = (fast ? fast(data as JSONValue) : interpreter.search(ast, data as JSONValue)) as JsonValue;
       if (result === null) {
         const missing = missingKey(ast, data as JSONValue);
         if (missing !== undefined) throw new NotFoundError(missing);
@@ -73,6 +74,76 @@ export function compileQuery(expression: string): CompiledQuery {
   };
   cache.set(expression, query);
   return query;
+}
+
+/**
+ * The common, simple expressions (`request.object.metadata.name`, `element.x || \`false\``,
+ * `a[0].b | c`) as closures: the same results as the interpreter's visit (each case
+ * mirrors it), without its per-node dispatch. Anything else — functions,
+ * projections, filters, comparisons, `$`, variables — is left to the interpreter.
+ */
+type Fast = (value: JSONValue) => JSONValue;
+interface AstNode { type: string; name?: string; value?: unknown; left?: AstNode; right?: AstNode; child?: AstNode }
+
+function compileFast(root: Node): Fast | undefined {
+  const n = root as unknown as AstNode;
+  switch (n.type) {
+    case 'Field': {
+      const name = n.name!;
+      return (v) => (v === null || typeof v !== 'object' || Array.isArray(v) ? null : (v as Record<string, JSONValue>)[name] ?? null);
+    }
+    case 'Subexpression': {
+      const l = compileFast(n.left as unknown as Node), r = compileFast(n.right as unknown as Node);
+      if (!l || !r) return undefined;
+      return (v) => {
+        const x = l(v);
+        return x != null ? r(x) ?? null : null;
+      };
+    }
+    case 'IndexExpression':
+    case 'Pipe': {
+      const l = compileFast(n.left as unknown as Node), r = compileFast(n.right as unknown as Node);
+      if (!l || !r) return undefined;
+      return (v) => r(l(v));
+    }
+    case 'Index': {
+      const i = n.value as number;
+      return (v) => {
+        if (!Array.isArray(v)) return null;
+        return v[i < 0 ? v.length + i : i] ?? null;
+      };
+    }
+    case 'Current':
+    case 'Identity':
+      return (v) => v;
+    case 'Literal': {
+      const literal = n.value as JSONValue;
+      return () => literal;
+    }
+    case 'OrExpression': {
+      const l = compileFast(n.left as unknown as Node), r = compileFast(n.right as unknown as Node);
+      if (!l || !r) return undefined;
+      return (v) => {
+        const x = l(v);
+        return isFalsy(x) ? r(v) : x;
+      };
+    }
+    case 'AndExpression': {
+      const l = compileFast(n.left as unknown as Node), r = compileFast(n.right as unknown as Node);
+      if (!l || !r) return undefined;
+      return (v) => {
+        const x = l(v);
+        return isFalsy(x) ? x : r(v);
+      };
+    }
+    case 'NotExpression': {
+      const c = compileFast(n.child as unknown as Node);
+      if (!c) return undefined;
+      return (v) => isFalsy(c(v));
+    }
+    default:
+      return undefined;
+  }
 }
 
 /** Evaluate an expression (compiled once and cached) against data. */
@@ -107,8 +178,9 @@ function missingKey(node: Node, value: JSONValue): string | undefined {
   }
 }
 
-function isFalsy(v: JSONValue): boolean {
-  if (v === null || v === false || v === '') return true;
+/** JMESPath falsiness, as the interpreter's isFalse: null, false, '', [], {} (and undefined). */
+function isFalsy(v: JSONValue | undefined): boolean {
+  if (v === null || v === undefined || v === false || v === '') return true;
   if (Array.isArray(v)) return v.length === 0;
   if (typeof v === 'object') return Object.keys(v).length === 0;
   return false;

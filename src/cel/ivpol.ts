@@ -28,6 +28,7 @@
  * across all ImageValidatingPolicies of the request.
  */
 import type { CelInput } from '@bufbuild/cel';
+import { RE2JS } from '@bufbuild/re2';
 import type { AdmissionInput, JsonObject, JsonValue, PatchOperation } from '../engine/types.ts';
 import type { CelContextProvider } from './context.ts';
 import { CelCompileError, KYVERNO_VARIABLES, compileExpression, type CompiledExpression } from './env.ts';
@@ -89,8 +90,8 @@ export function compileGlob(pattern: string): (s: string) => boolean {
   for (let i = 0; i < pattern.length; i++) {
     const c = pattern[i]!;
     if (c === '\\' && i + 1 < pattern.length) re += escapeRe(pattern[++i]!);
-    else if (c === '*') re += '[^]*';
-    else if (c === '?') re += '[^]';
+    else if (c === '*') re += '.*';
+    else if (c === '?') re += '.';
     else if (c === '[') {
       const end = pattern.indexOf(']', i + 1);
       if (end < 0) throw new Error(`unexpected end of input in glob ${JSON.stringify(pattern)}`);
@@ -109,7 +110,8 @@ export function compileGlob(pattern: string): (s: string) => boolean {
     else re += escapeRe(c);
   }
   if (depth > 0) throw new Error(`unclosed alternatives in glob ${JSON.stringify(pattern)}`);
-  const rx = new RegExp(`^${re}$`);
+  // RE2 (linear time): a policy's glob is user input and alternatives could backtrack badly.
+  const rx = RE2JS.compile(`^${re}$`, RE2JS.DOTALL);
   return (s) => rx.test(s);
 }
 const escapeRe = (c: string) => c.replace(/[.*+?^${}()|[\]\\/-]/g, '\\$&');

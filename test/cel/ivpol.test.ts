@@ -249,6 +249,10 @@ t.test('compile errors are located; globs follow gobwas/glob', async (t) => {
   t.ok(compileGlob('*')('any/thing:1'), '* crosses slashes (no separators)');
   t.ok(compileGlob('a\\*b')('a*b'));
   t.notOk(compileGlob('a\\*b')('axb'));
+  // A glob is policy input: nested alternatives of stars would backtrack exponentially in a
+  // backtracking regex engine (this call would not return); RE2 answers in linear time.
+  t.notOk(compileGlob('{*a,*a}'.repeat(12) + 'b')('a'.repeat(40)));
+  t.ok(compileGlob('line*end')('line\nend'), '* spans newlines, as gobwas/glob does');
 });
 
 t.test('attestors translate to src/images attestor sets', async (t) => {

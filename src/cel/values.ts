@@ -119,3 +119,13 @@ export function celToString(v: CelValue): string {
   const j = toJson(v);
   return typeof j === 'string' ? j : JSON.stringify(j);
 }
+
+/** Whether `f` runs without throwing (the `isIP` / `isSemver` style predicates). */
+export function succeeds(f: () => unknown): boolean {
+  try {
+    f();
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -5,7 +5,7 @@
  * Exit code 1 when an Enforce rule failed or a rule errored, or on bad input.
  */
 import { writeFile } from 'node:fs/promises';
-import { parseArgs } from 'node:util';
+import { parseCommand, type Output } from './args.ts';
 import { stringify } from 'yaml';
 import type { JsonValue, KubeObject, RuleStatus } from '../engine/types.ts';
 import { defaultDeps, type CliDeps } from './test/deps.ts';
@@ -15,9 +15,7 @@ import { PolicyRunner, type ResourceOutcome } from './test/evaluate.ts';
 import { offlineResolver } from './test/run.ts';
 import { parseUserInfo, parseValues, type RequestUserInfo, type ValuesSpec } from './test/spec.ts';
 
-export interface Output {
-  write(chunk: string): unknown;
-}
+export type { Output } from './args.ts';
 
 export const APPLY_USAGE = `Usage: portcullis apply POLICY_PATH... --resource FILE... [flags]
 
@@ -63,31 +61,18 @@ export function parseSetFlag(values: readonly string[]): Record<string, JsonValu
 }
 
 export async function runApplyCommand(argv: readonly string[], out: Output = process.stdout, deps?: CliDeps): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: [...argv],
-      allowPositionals: true,
-      options: {
-        resource: { type: 'string', short: 'r', multiple: true },
-        'values-file': { type: 'string', short: 'f' },
-        userinfo: { type: 'string', short: 'u' },
-        set: { type: 'string', short: 's', multiple: true },
-        output: { type: 'string', short: 'o' },
-        'detailed-results': { type: 'boolean' },
-        json: { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
-  } catch (e) {
-    out.write(`Error: ${(e as Error).message}\n\n${APPLY_USAGE}`);
-    return 1;
-  }
+  const parsed = parseCommand(argv, {
+    resource: { type: 'string', short: 'r', multiple: true },
+    'values-file': { type: 'string', short: 'f' },
+    userinfo: { type: 'string', short: 'u' },
+    set: { type: 'string', short: 's', multiple: true },
+    output: { type: 'string', short: 'o' },
+    'detailed-results': { type: 'boolean' },
+    json: { type: 'boolean' },
+    help: { type: 'boolean', short: 'h' },
+  }, APPLY_USAGE, out, 1);
+  if (typeof parsed === 'number') return parsed;
   const f = parsed.values;
-  if (f.help) {
-    out.write(APPLY_USAGE);
-    return 0;
-  }
   const resourcePaths = f.resource ?? [];
   if (parsed.positionals.length === 0 || resourcePaths.length === 0) {
     out.write(`Error: ${parsed.positionals.length === 0 ? 'require policy' : 'require resource (--resource)'}\n\n${APPLY_USAGE}`);

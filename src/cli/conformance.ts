@@ -7,16 +7,14 @@
  */
 import { writeFile } from 'node:fs/promises';
 import { dirname, relative, sep } from 'node:path';
-import { parseArgs } from 'node:util';
+import { parseCommand, type Output } from './args.ts';
 import { Worker } from 'node:worker_threads';
 import { discoverTestFiles, readTestFile } from './test/discover.ts';
 import type { ResultRow } from './test/match.ts';
 import { renderTable } from './test/output.ts';
 import type { TestCaseReport } from './test/run.ts';
 
-export interface Output {
-  write(chunk: string): unknown;
-}
+export type { Output } from './args.ts';
 
 export interface SuiteResult {
   /** Suite folder relative to DIR (the folder holding `.kyverno-test/`). */
@@ -341,28 +339,15 @@ export async function runConformanceCommand(
   out: Output = process.stdout,
   workers: { workerUrl?: URL; workerExecArgv?: string[] } = {},
 ): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: [...argv],
-      allowPositionals: true,
-      options: {
-        out: { type: 'string' },
-        timeout: { type: 'string' },
-        jobs: { type: 'string', short: 'j' },
-        'file-name': { type: 'string', short: 'f' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
-  } catch (e) {
-    out.write(`Error: ${(e as Error).message}\n\n${CONFORMANCE_USAGE}`);
-    return 2;
-  }
+  const parsed = parseCommand(argv, {
+    out: { type: 'string' },
+    timeout: { type: 'string' },
+    jobs: { type: 'string', short: 'j' },
+    'file-name': { type: 'string', short: 'f' },
+    help: { type: 'boolean', short: 'h' },
+  }, CONFORMANCE_USAGE, out, 2);
+  if (typeof parsed === 'number') return parsed;
   const f = parsed.values;
-  if (f.help) {
-    out.write(CONFORMANCE_USAGE);
-    return 0;
-  }
   const root = parsed.positionals[0];
   if (root === undefined || f.out === undefined) {
     out.write(`Error: DIR and --out FILE are required\n\n${CONFORMANCE_USAGE}`);

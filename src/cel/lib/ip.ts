@@ -2,6 +2,7 @@
 import { isIP } from 'node:net';
 import { CelScalar, celFunc, celMethod, type CelFunc } from '@bufbuild/cel';
 import { opaqueType, self, wrap } from '../opaque.ts';
+import { succeeds } from '../values.ts';
 
 const IPT = opaqueType('IP');
 const CIDRT = opaqueType('CIDR');
@@ -43,26 +44,18 @@ function contains(net: Net, a: Addr): boolean {
   const shift = BigInt(width(a.family) - net.bits);
   return net.addr.n >> shift === a.n >> shift;
 }
-const ok = (f: () => unknown) => {
-  try {
-    f();
-    return true;
-  } catch {
-    return false;
-  }
-};
 const ip = (v: unknown) => self<Addr>('IP', v);
 const net = (v: unknown) => self<Net>('CIDR', v);
 const mkIp = (a: Addr) => wrap('IP', a, `${a.family}:${a.n}`);
 
 export const ipFuncs: CelFunc[] = [
   celFunc('ip', [CelScalar.STRING], IPT, (s) => mkIp(parseAddr(s))),
-  celFunc('isIP', [CelScalar.STRING], CelScalar.BOOL, (s) => ok(() => parseAddr(s))),
+  celFunc('isIP', [CelScalar.STRING], CelScalar.BOOL, (s) => succeeds(() => parseAddr(s))),
   celFunc('cidr', [CelScalar.STRING], CIDRT, (s) => {
     const n = parseNet(s);
     return wrap('CIDR', n, `${n.addr.family}:${n.addr.n}/${n.bits}`);
   }),
-  celFunc('isCIDR', [CelScalar.STRING], CelScalar.BOOL, (s) => ok(() => parseNet(s))),
+  celFunc('isCIDR', [CelScalar.STRING], CelScalar.BOOL, (s) => succeeds(() => parseNet(s))),
   celFunc('string', [IPT], CelScalar.STRING, (a) => ip(a).text),
   celFunc('string', [CIDRT], CelScalar.STRING, (n) => net(n).text),
   celMethod('family', IPT, [], CelScalar.INT, function () {

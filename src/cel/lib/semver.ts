@@ -1,6 +1,7 @@
 /** Kubernetes CEL semver library: semver(), isSemver, major/minor/patch, compareTo, isLessThan, isGreaterThan. */
 import { CelScalar, celFunc, celMethod, type CelFunc } from '@bufbuild/cel';
 import { opaqueType, self, wrap } from '../opaque.ts';
+import { succeeds } from '../values.ts';
 
 const S = opaqueType('Semver');
 interface Ver { major: bigint; minor: bigint; patch: bigint; pre: string[]; text: string; toString(): string }
@@ -38,20 +39,12 @@ function cmp(a: Ver, b: Ver): number {
 }
 const me = (v: unknown) => self<Ver>('Semver', v);
 const make = (v: Ver) => wrap('Semver', v, v.text);
-const ok = (f: () => unknown) => {
-  try {
-    f();
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 export const semverFuncs: CelFunc[] = [
   celFunc('semver', [CelScalar.STRING], S, (s) => make(parse(s, false))),
   celFunc('semver', [CelScalar.STRING, CelScalar.BOOL], S, (s, n) => make(parse(s, n))),
-  celFunc('isSemver', [CelScalar.STRING], CelScalar.BOOL, (s) => ok(() => parse(s, false))),
-  celFunc('isSemver', [CelScalar.STRING, CelScalar.BOOL], CelScalar.BOOL, (s, n) => ok(() => parse(s, n))),
+  celFunc('isSemver', [CelScalar.STRING], CelScalar.BOOL, (s) => succeeds(() => parse(s, false))),
+  celFunc('isSemver', [CelScalar.STRING, CelScalar.BOOL], CelScalar.BOOL, (s, n) => succeeds(() => parse(s, n))),
   celMethod('major', S, [], CelScalar.INT, function () {
     return me(this).major;
   }),

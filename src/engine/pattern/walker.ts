@@ -204,25 +204,20 @@ function conditionEntry(child: Walk): EntryRun {
   };
 }
 
-function globalEntry(child: Walk): EntryRun {
+/** An entry checked only when the key is present: `=(key)` as is, `<(key)` reported as a global anchor mismatch. */
+function ifPresentEntry(child: Walk, global: boolean): EntryRun {
   return (map, st, key) => {
     if (!hasOwn.call(map, key)) return null;
     st.push(key);
     const err = child(map[key], st);
     st.pop();
-    return err ? new WalkError(err.path, GLOBAL, () => `global anchor mismatch: ${err.message}`) : null;
+    if (!err || !global) return err;
+    return new WalkError(err.path, GLOBAL, () => `global anchor mismatch: ${err.message}`);
   };
 }
 
-function equalityEntry(child: Walk): EntryRun {
-  return (map, st, key) => {
-    if (!hasOwn.call(map, key)) return null;
-    st.push(key);
-    const err = child(map[key], st);
-    st.pop();
-    return err;
-  };
-}
+const globalEntry = (child: Walk): EntryRun => ifPresentEntry(child, true);
+const equalityEntry = (child: Walk): EntryRun => ifPresentEntry(child, false);
 
 function negationEntry(): EntryRun {
   return (map, st, key) => {

@@ -61,7 +61,7 @@ export interface ServerBenchOptions {
   connections?: number;
 }
 
-function reviewBody(object: ReturnType<typeof realisticPod>, uid: string): string {
+export function reviewBody(object: ReturnType<typeof realisticPod>, uid: string): string {
   const [group, version] = object.apiVersion!.includes('/') ? object.apiVersion!.split('/') : ['', object.apiVersion!];
   return JSON.stringify({
     apiVersion: 'admission.k8s.io/v1',

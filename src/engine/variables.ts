@@ -15,6 +15,7 @@
  */
 import type { AdmissionInput, JsonObject, JsonValue, KubeObject } from './types.ts';
 import { compileQuery, JMESPathSyntaxError, goJsonMarshal } from './jmespath/index.ts';
+import { clone as cloneJson } from './mutate/json.ts';
 
 /** The JSON document JMESPath queries run against: request, images, element, context entries… */
 export type ContextData = Record<string, JsonValue>;
@@ -53,6 +54,11 @@ export interface TemplateOptions {
    * prefixes error paths and locates `{{@}}`.
    */
   basePath?: string;
+  /**
+   * Every call returns a private copy (parts without variables are deep-copied
+   * too), so the caller may edit the result; by default they are shared.
+   */
+  fresh?: boolean;
 }
 
 export type Template = (data: ContextData) => JsonValue;
@@ -257,27 +263,29 @@ const escapePointer = (k: string): string => k.replace(/~/g, '~0').replace(/\//g
 /** Internal compiled form: null = no substitution needed (identity). */
 type Compiled = ((data: ContextData) => JsonValue) | null;
 
-function compileValue(value: JsonValue, pointer: string): Compiled {
+function compileValue(value: JsonValue, pointer: string, fresh: boolean): Compiled {
+  // A private copy of a part without variables (shared when not `fresh`).
+  const constant = (v: JsonValue): JsonValue => (fresh && v !== null && typeof v === 'object' ? cloneJson(v) : v);
   if (typeof value === 'string') {
     const t = compileString(value);
     return t ? (data) => t(data, pointer) : null;
   }
   if (Array.isArray(value)) {
-    const items = value.map((v, i) => compileValue(v, `${pointer}/${i}`));
+    const items = value.map((v, i) => compileValue(v, `${pointer}/${i}`, fresh));
     if (items.every((c) => c === null)) return null;
-    return (data) => value.map((v, i) => (items[i] ? items[i]!(data) : v));
+    return (data) => value.map((v, i) => (items[i] ? items[i]!(data) : constant(v)));
   }
   if (value !== null && typeof value === 'object') {
     const entries = Object.entries(value).map(([k, v]) => {
       const keyT = compileString(k);
-      return { k, v, keyT, valT: compileValue(v, `${pointer}/${escapePointer(k)}`) };
+      return { k, v, keyT, valT: compileValue(v, `${pointer}/${escapePointer(k)}`, fresh) };
     });
     if (entries.every((e) => e.keyT === null && e.valT === null)) return null;
     return (data) => {
       const out: JsonObject = {};
       for (const e of entries) {
         const key = e.keyT ? e.keyT(data, `${pointer}/${escapePointer(e.k)}`) : e.k;
-        out[typeof key === 'string' ? key : asText(key)] = e.valT ? e.valT(data) : e.v;
+        out[typeof key === 'string' ? key : asText(key)] = e.valT ? e.valT(data) : constant(e.v);
       }
       return out;
     };
@@ -290,8 +298,10 @@ function compileValue(value: JsonValue, pointer: string): Compiled {
  * not mutate) when there is nothing to substitute.
  */
 export function compileTemplate(value: JsonValue, options: TemplateOptions = {}): Template {
-  const c = compileValue(value, options.basePath ?? '');
-  return c ?? (() => value);
+  const fresh = options.fresh === true;
+  const c = compileValue(value, options.basePath ?? '', fresh);
+  if (c) return c;
+  return fresh && value !== null && typeof value === 'object' ? () => cloneJson(value) : () => value;
 }
 
 const objectCache = new WeakMap<object, Template>();

@@ -8,13 +8,14 @@ import type { HandlerResult, RuleHandler } from './types.ts';
 import { compileMutation, type MutateDeps, type MutateSpec, type MutationResult } from '../mutate/index.ts';
 import { compileTemplate, substituteVariables, evaluateJMESPath } from '../variables.ts';
 import { compileConditions, type CompiledConditions } from '../conditions.ts';
-import { compilePattern, type CompiledPattern } from '../pattern/index.ts';
+import { compilePatternTest } from '../pattern/index.ts';
 import { loadContextEntries } from '../context.ts';
 
 // Blocks and patterns handed back by the mutate engine are the same objects on
 // every call when they hold no variables, so identity caches compile them once.
+type PatternTest = (resource: unknown) => boolean;
 const conditionCache = new WeakMap<object, CompiledConditions>();
-const patternCache = new WeakMap<object, CompiledPattern>();
+const patternCache = new WeakMap<object, PatternTest>();
 
 function preconditions(block: JsonValue, data: Record<string, JsonValue>): boolean {
   if (block === null || typeof block !== 'object') return compileConditions(block)(data).passed;
@@ -23,36 +24,36 @@ function preconditions(block: JsonValue, data: Record<string, JsonValue>): boole
   return c(data).passed;
 }
 
-// Condition patterns with variables are new objects on every call (e.g. a
-// foreach's `(name): "{{element.name}}"`): a bounded cache keyed by their JSON
-// text compiles each distinct one once.
-const patternTextCache = new Map<string, CompiledPattern>();
+// Condition patterns with variables are new values on every call (e.g. a
+// foreach's `(name): "{{element.name}}"`): bounded caches keyed by their text
+// compile each distinct one once. Strings (the usual condition values) key their
+// own map, so no key string is built per lookup.
 const patternTextCacheMax = 2048;
+const stringPatterns = new Map<string, PatternTest>();
+const jsonPatterns = new Map<string, PatternTest>();
 
-function compiledByText(pattern: JsonValue): CompiledPattern {
-  // Scalars (the usual condition values) key the cache by their own text; the
-  // type prefix keeps "1" and 1 apart.
-  const key = typeof pattern === 'string' ? `s${pattern}` : `j${JSON.stringify(pattern)}`;
-  let c = patternTextCache.get(key);
+function cachedTest(cache: Map<string, PatternTest>, key: string, pattern: JsonValue): PatternTest {
+  let c = cache.get(key);
   if (!c) {
-    if (patternTextCache.size >= patternTextCacheMax) patternTextCache.delete(patternTextCache.keys().next().value!);
-    patternTextCache.set(key, (c = compilePattern(pattern)));
+    if (cache.size >= patternTextCacheMax) cache.delete(cache.keys().next().value!);
+    cache.set(key, (c = compilePatternTest(pattern)));
   }
   return c;
 }
 
 function matchPattern(resource: JsonValue, pattern: JsonValue): boolean {
-  if (pattern === null || typeof pattern !== 'object') return compiledByText(pattern)(resource).ok;
+  if (typeof pattern === 'string') return cachedTest(stringPatterns, pattern, pattern)(resource);
+  if (pattern === null || typeof pattern !== 'object') return cachedTest(jsonPatterns, JSON.stringify(pattern), pattern)(resource);
   let c = patternCache.get(pattern);
-  if (!c) patternCache.set(pattern, (c = compiledByText(pattern)));
-  return c(resource).ok;
+  if (!c) patternCache.set(pattern, (c = cachedTest(jsonPatterns, JSON.stringify(pattern), pattern)));
+  return c(resource);
 }
 
 const toHandlerResult = (r: MutationResult): HandlerResult => ({ status: r.status, message: r.message, patchedResource: r.resource });
 
 export function compileMutateHandler(ruleName: string, mutate: JsonObject): RuleHandler {
   void ruleName;
-  const run = compileMutation(mutate as unknown as MutateSpec, { compileTemplate: (v: JsonValue) => compileTemplate(v) });
+  const run = compileMutation(mutate as unknown as MutateSpec, { compileTemplate: (v: JsonValue) => compileTemplate(v, { fresh: true }) });
   // Synchronous unless the mutation is (foreach may load context entries): the
   // engine then creates no promise for the rule.
   return (env) => {

@@ -22,7 +22,11 @@ export interface PatchDeps {
 /** Returns the patched copy of the resource; throws SubstitutionError or a patch error. */
 export type Patcher = (resource: JsonObject, data: ContextData, deps: PatchDeps) => JsonObject;
 
-/** Optional compile-time `{{ }}` templating (e.g. variables.ts compileTemplate); else deps.substitute runs per call. */
+/**
+ * Optional compile-time `{{ }}` templating (e.g. variables.ts compileTemplate with
+ * `fresh`); else deps.substitute runs per call. Its results must be private
+ * copies: pre-processing edits the substituted patch in place.
+ */
 export type TemplateCompiler = (value: JsonValue) => (data: ContextData) => JsonValue;
 
 type Substituter = (data: ContextData, deps: PatchDeps) => JsonValue;
@@ -53,8 +57,14 @@ export function compilePatcher(spec: { patchStrategicMerge?: JsonValue; patchesJ
       const pattern = preprocessPattern(clone(smp), {}, () => true);
       return (resource) => strategicMerge(resource, pattern);
     }
-    const subst = vars ? substituter(smp, compileTemplate) : undefined;
-    return (resource, data, deps) => applyStrategicMerge(resource, subst ? subst(data, deps) : smp, deps.matchPattern);
+    if (!vars) return (resource, _data, deps) => applyStrategicMerge(resource, clone(smp), deps.matchPattern);
+    const subst = substituter(smp, compileTemplate);
+    // A compiled template already returns a private copy; deps.substitute shares constant parts.
+    const copy = compileTemplate !== undefined;
+    return (resource, data, deps) => {
+      const patch = subst(data, deps);
+      return applyStrategicMerge(resource, copy ? patch : clone(patch), deps.matchPattern);
+    };
   }
   const text = spec.patchesJson6902;
   if (typeof text === 'string' && text.length > 0) {
@@ -82,12 +92,15 @@ function asObject(v: JsonValue): JsonObject {
   return v;
 }
 
-/** Kyverno's patchStrategicMerge: anchor pre-processing, then kustomize strategic merge. */
+/**
+ * Kyverno's patchStrategicMerge: anchor pre-processing, then kustomize strategic
+ * merge. `patch` is consumed (edited in place): pass a private copy.
+ */
 export function applyStrategicMerge(resource: JsonObject, patch: JsonValue, match: PatternMatcher): JsonObject {
   if (!isMap(patch)) throw new Error('patchStrategicMerge must be an object');
   let pattern: JsonObject;
   try {
-    pattern = preprocessPattern(clone(patch), resource, match);
+    pattern = preprocessPattern(patch, resource, match);
   } catch (e) {
     // A failed condition turns the patch into `{}`: the resource is left unchanged.
     if (e instanceof ConditionError || e instanceof GlobalConditionError) return resource;

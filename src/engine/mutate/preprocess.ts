@@ -23,29 +23,34 @@ export type PatternMatcher = (resource: JsonValue, pattern: JsonValue) => boolea
 
 // Control-flow signals, thrown on every non-matching element: plain classes, not
 // Errors, so no stack trace is captured on the hot path.
+// The message is built only when read: most failures are just skipped.
 export class ConditionError {
-  readonly message: string;
-  constructor(reason: string) { this.message = `condition failed: ${reason}`; }
+  readonly reason: string;
+  constructor(reason: string) { this.reason = reason; }
+  get message(): string { return `condition failed: ${this.reason}`; }
 }
 export class GlobalConditionError {
-  readonly message: string;
-  constructor(reason: string) { this.message = `global condition failed: ${reason}`; }
+  readonly reason: string;
+  constructor(reason: string) { this.reason = reason; }
+  get message(): string { return `global condition failed: ${this.reason}`; }
 }
 
-// Anchor kind of a pattern key, decided once per distinct key: a plain key (the
-// common case) is recognised by its last character without any lookup.
+// Anchor kind of a pattern key, from its first two characters (parseAnchor's
+// fixed shape: a modifier, `(`, a non-empty key, `)`): no lookup on the hot path.
 const PLAIN = 0, CONDITION = 1, GLOBAL = 2, ADD = 3, OTHER = 4;
-const kinds = new Map<string, number>();
 
 function kindOf(key: string): number {
-  if (key.length < 3 || key.charCodeAt(key.length - 1) !== 41 /* ) */) return PLAIN;
-  let k = kinds.get(key);
-  if (k === undefined) {
-    const a = parseAnchor(key);
-    k = a === null ? PLAIN : a.type === '' ? CONDITION : a.type === '<' ? GLOBAL : a.type === '+' ? ADD : OTHER;
-    if (kinds.size < 10_000) kinds.set(key, k);
+  const n = key.length;
+  if (n < 3 || key.charCodeAt(n - 1) !== 41 /* ) */) return PLAIN;
+  const c = key.charCodeAt(0);
+  if (c === 40 /* ( */) return CONDITION;
+  if (n < 4 || key.charCodeAt(1) !== 40) return PLAIN;
+  switch (c) {
+    case 60 /* < */: return GLOBAL;
+    case 43 /* + */: return ADD;
+    case 61 /* = */: case 88 /* X */: case 94 /* ^ */: return OTHER;
+    default: return PLAIN;
   }
-  return k;
 }
 
 const anchoredKey = (key: string) => parseAnchor(key)!.key;
@@ -98,20 +103,40 @@ function preprocess(holder: Holder, slot: string | number, resource: JsonValue |
   return undefined;
 }
 
+// Bit per anchor kind, to summarise a map's keys in one pass.
+const bit = (kind: number) => 1 << kind;
+const ANCHOR_BITS = bit(CONDITION) | bit(GLOBAL) | bit(ADD);
+
 function walkMap(holder: Holder, slot: string | number, map: JsonObject, resource: JsonValue | undefined, match: PatternMatcher): Failure {
   let pattern = map;
-  let anchored = false;
-  for (const k in pattern) if (kindOf(k) !== PLAIN) { anchored = true; break; }
-  if (anchored) {
-    const resolved = resolveAddIfNotPresent(pattern, resource);
-    if (resolved) (holder as Record<string | number, JsonValue>)[slot] = pattern = resolved;
-    const failed = validateConditions(pattern, resource, match);
-    if (failed) return failed;
+  // JSON maps have only own enumerable keys: one Object.keys serves every pass.
+  let keys = Object.keys(pattern);
+  let kinds = 0;
+  for (let i = 0; i < keys.length; i++) kinds |= bit(kindOf(keys[i]!));
+  if ((kinds & ANCHOR_BITS) !== 0) {
+    if ((kinds & bit(ADD)) !== 0) {
+      const resolved = resolveAddIfNotPresent(pattern, resource);
+      if (resolved) {
+        (holder as Record<string | number, JsonValue>)[slot] = pattern = resolved;
+        keys = Object.keys(pattern);
+      }
+    }
+    if ((kinds & bit(GLOBAL)) !== 0) {
+      const g = checkConditions(pattern, keys, resource, GLOBAL, match);
+      if (g) return new GlobalConditionError(g);
+    }
+    if ((kinds & bit(CONDITION)) !== 0) {
+      const c = checkConditions(pattern, keys, resource, CONDITION, match);
+      if (c) return new ConditionError(c);
+    }
   }
-  for (const key in pattern) {
-    if (!Object.hasOwn(pattern, key)) continue;
+  for (let i = 0; i < keys.length; i++) {
+    const key = keys[i]!;
     const kind = kindOf(key);
     if (kind === CONDITION || kind === GLOBAL || kind === ADD) continue;
+    const value = pattern[key];
+    // Only maps and lists of maps are walked further.
+    if (value === null || typeof value !== 'object') continue;
     const rv = isMap(resource) && Object.hasOwn(resource, key) ? resource[key] : undefined;
     const failed = preprocess(pattern, key, rv, match);
     if (failed) return failed;
@@ -140,18 +165,11 @@ function resolveAddIfNotPresent(pattern: JsonObject, resource: JsonValue | undef
   return out;
 }
 
-function validateConditions(pattern: JsonObject, resource: JsonValue | undefined, match: PatternMatcher): Failure {
-  const g = checkConditions(pattern, resource, GLOBAL, match);
-  if (g) return new GlobalConditionError(g);
-  const c = checkConditions(pattern, resource, CONDITION, match);
-  if (c) return new ConditionError(c);
-  return undefined;
-}
-
 /** Returns the first failure reason, or '' when every selected condition holds. */
-function checkConditions(pattern: JsonObject, resource: JsonValue | undefined, which: number, match: PatternMatcher): string {
-  for (const k in pattern) {
-    if (!Object.hasOwn(pattern, k) || kindOf(k) !== which) continue;
+function checkConditions(pattern: JsonObject, keys: string[], resource: JsonValue | undefined, which: number, match: PatternMatcher): string {
+  for (let i = 0; i < keys.length; i++) {
+    const k = keys[i]!;
+    if (kindOf(k) !== which) continue;
     const key = anchoredKey(k);
     if (!isMap(resource) || !Object.hasOwn(resource, key)) return `could not found "${key}" key in the resource`;
     const pv = pattern[k]!;

@@ -77,6 +77,16 @@ export function compilePattern(pattern: JsonValue): CompiledPattern {
 }
 
 /**
+ * The same pattern as a plain predicate: true exactly when compilePattern's
+ * outcome is `ok`. One walk and no outcome object: mutate condition anchors
+ * only need the verdict, and most of them fail.
+ */
+export function compilePatternTest(pattern: JsonValue): (resource: unknown) => boolean {
+  const walk = compileNode(substituteReferences(pattern));
+  return (resource) => walkWith(walk, resource ?? null, false, errorOf) === null;
+}
+
+/**
  * Compiles every entry of a validate.anyPattern list. References resolve
  * against the whole list, as Kyverno substitutes the anyPattern document.
  */

@@ -10,7 +10,7 @@
  *
  * `message` is the rule's validate.message with `{{ }}` already substituted.
  */
-export { compilePattern, compileAnyPattern, type CompiledPattern, type PatternOutcome } from './compile.ts';
+export { compilePattern, compilePatternTest, compileAnyPattern, type CompiledPattern, type PatternOutcome } from './compile.ts';
 export { anyPatternErrorMessage, anyPatternRuleResult, patternErrorMessage, patternRuleResult, type PatternRuleResult } from './messages.ts';
 export { PatternReferenceError } from './references.ts';
 export { compileLeaf, type ValueMatcher } from './leaf.ts';

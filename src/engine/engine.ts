@@ -76,9 +76,15 @@ export class Engine {
   readonly options: EngineOptions;
   /** Per rule: the exceptions naming it (resolved once), or undefined. */
   readonly #exceptions = new WeakMap<CompiledRule, RuleExceptions | null>();
+  /**
+   * Whether any rule can read the `images` variable. Without one the context
+   * carries no `images` entry: its lazy getter costs every rule context.
+   */
+  readonly #usesImages: boolean;
   constructor(policies: readonly CompiledPolicy[], options: EngineOptions = {}) {
     this.policies = policies;
     this.options = options;
+    this.#usesImages = policies.some((p) => p.rules.some((r) => JSON.stringify(r.raw).includes('images')));
   }
 
   private exceptionsFor(policy: CompiledPolicy, rule: CompiledRule): RuleExceptions | undefined {
@@ -100,6 +106,8 @@ export class Engine {
     };
     let resource = input.object;
     const kind = input.kind.kind;
+    // Another policy list than the engine's: keep `images` (not worth scanning per call).
+    const withImages = options.policies === undefined ? this.#usesImages : true;
     let seed: ContextSeed | undefined;
     let seedFor: KubeObject | null = null;
 
@@ -126,7 +134,7 @@ export class Engine {
         for (const rule of policy.rules) {
           if (!isMutatePhase(rule) || !mayMatchKind(rule, kind)) continue;
           if (!rule.matches({ input, resource })) continue;
-          if (!seed || seedFor !== resource) { seed = contextSeed(input, resource, options.variables); seedFor = resource; }
+          if (!seed || seedFor !== resource) { seed = contextSeed(input, resource, options.variables, withImages); seedFor = resource; }
           const run = this.runMatched(policy, rule, input, resource, contextForRule(seed, rule.context.length > 0), pinned, 'mutate');
           const res = run instanceof Promise ? await run : run;
           pr.rules.push(res.response);
@@ -157,7 +165,7 @@ export class Engine {
         for (const rule of policy.rules) {
           if (!validated || !inValidate(rule) || !mayMatchKind(rule, kind)) continue;
           if (!rule.matches({ input, resource: validated })) continue;
-          if (!seed || seedFor !== resource) { seed = contextSeed(input, resource, options.variables); seedFor = resource; }
+          if (!seed || seedFor !== resource) { seed = contextSeed(input, resource, options.variables, withImages); seedFor = resource; }
           const run = this.runMatched(policy, rule, input, validated, contextForRule(seed, rule.context.length > 0), pinned, 'validate');
           const res = run instanceof Promise ? await run : run;
           let response = res.response;
@@ -178,7 +186,7 @@ export class Engine {
         const pr = resultFor(policy);
         for (const rule of policy.rules) {
           if (rule.type !== 'Generation') continue;
-          if (!seed || seedFor !== resource) { seed = contextSeed(input, resource, options.variables); seedFor = resource; }
+          if (!seed || seedFor !== resource) { seed = contextSeed(input, resource, options.variables, withImages); seedFor = resource; }
           const res = await this.runRule(policy, rule, input, trigger, contextForRule(seed, rule.context.length > 0), pinned, 'validate');
           if (res) pr.rules.push(res.response);
         }
@@ -248,7 +256,7 @@ export class Engine {
     variables: Record<string, JsonValue> | undefined, pinned: ReadonlySet<string> | undefined): Promise<RuleResponse> {
     if (input.operation !== 'UPDATE' || !input.oldObject || !rule.allowExistingViolations) return response;
     const oldInput: AdmissionInput = { ...input, object: input.oldObject, operation: 'UPDATE' };
-    const data = contextFrom(contextSeed(oldInput, input.oldObject, variables));
+    const data = contextFrom(contextSeed(oldInput, input.oldObject, variables, this.#usesImages));
     const old = await this.runRule(policy, rule, oldInput, input.oldObject, data, pinned, 'validate');
     if (old && old.result.status === 'fail') return { ...response, status: 'skip', message: 'skipping modified resource as validation results have not changed' };
     return response;

@@ -17,13 +17,16 @@ export interface ContextSeed {
   fields: ContextData;
   /** The context shared by rules that load no context entries (they never write to it). */
   shared?: ContextData;
-  images: () => JsonValue | undefined;
+  /** Null when no rule can read `images`: the context then has no such entry at all. */
+  images: (() => JsonValue | undefined) | null;
   variables?: Record<string, JsonValue>;
 }
 
 /** Seed for `input` with `object` as request.object (the mutated object, once mutate rules ran). */
-export function contextSeed(input: AdmissionInput, object: KubeObject | null, variables?: Record<string, JsonValue>): ContextSeed {
+export function contextSeed(input: AdmissionInput, object: KubeObject | null, variables?: Record<string, JsonValue>,
+  withImages = true): ContextSeed {
   const fields = buildContextData(object === input.object ? input : { ...input, object });
+  if (!withImages) return { fields, images: null, variables };
   const resource = object ?? input.oldObject;
   let cached: JsonValue | undefined;
   let done = false;
@@ -50,11 +53,16 @@ export function contextForRule(seed: ContextSeed, ownsContext: boolean): Context
 /** A fresh per-rule context from a seed. */
 export function contextFrom(seed: ContextSeed): ContextData {
   const data: ContextData = { ...seed.fields };
+  const images = seed.images;
+  if (images === null) {
+    if (seed.variables) for (const [k, v] of Object.entries(seed.variables)) setVariable(data, k, v);
+    return data;
+  }
   let override: { v: JsonValue } | undefined;
   Object.defineProperty(data, 'images', {
     enumerable: true,
     configurable: true,
-    get: () => (override ? override.v : seed.images()),
+    get: () => (override ? override.v : images()),
     set: (v: JsonValue) => { override = { v }; },
   });
   if (seed.variables) for (const [k, v] of Object.entries(seed.variables)) setVariable(data, k, v);

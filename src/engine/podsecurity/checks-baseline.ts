@@ -11,11 +11,13 @@ import type { CheckOutcome, FieldError, JsonObj, PodView } from './types.ts';
 
 const APPARMOR_ANNOTATION_PREFIX = 'container.apparmor.security.beta.kubernetes.io/';
 
-function sortedAnnotations(pod: PodView): [string, string][] {
+/** The AppArmor annotations, sorted (Go ranges over a map in random order; sorting keeps our output deterministic). */
+function appArmorAnnotations(pod: PodView): [string, string][] {
   const ann = asObj(pod.metadata?.annotations);
   if (!ann) return [];
-  // Go ranges over a map in random order; sorting keeps our output deterministic.
-  return Object.keys(ann).sort(byteCompare).map((k) => [k, asStr(ann[k])]);
+  let keys: string[] | undefined;
+  for (const k in ann) if (Object.hasOwn(ann, k) && k.startsWith(APPARMOR_ANNOTATION_PREFIX)) (keys ??= []).push(k);
+  return keys ? keys.sort(byteCompare).map((k) => [k, asStr(ann[k])]) : [];
 }
 
 function setterList(name: string[]): string {
@@ -44,8 +46,7 @@ export function appArmorProfile(pod: PodView): CheckOutcome | null {
   });
   if (badContainers.length) setters.push(setterList(badContainers));
   const badAnnotations: string[] = [];
-  for (const [k, v] of sortedAnnotations(pod)) {
-    if (!k.startsWith(APPARMOR_ANNOTATION_PREFIX)) continue;
+  for (const [k, v] of appArmorAnnotations(pod)) {
     if (v === '' || v === 'runtime/default' || v.startsWith('localhost/')) continue;
     badAnnotations.push(`${k}=${quote(v)}`);
     errors.push(forbidden(`metadata.annotations[${k}]`, v));
@@ -139,28 +140,31 @@ export function hostPorts(pod: PodView): CheckOutcome | null {
 
 const PROBES = ['livenessProbe', 'readinessProbe', 'startupProbe'];
 const HOOKS = ['postStart', 'preStop'];
+const HANDLER_KINDS = ['httpGet', 'tcpSocket'];
 
 /** Host Probes / Lifecycle Hooks (v1.34+): probe and lifecycle handlers must not set `host`. */
 export function hostProbesAndHostLifecycle(pod: PodView): CheckOutcome | null {
   const badContainers: string[] = [];
   const hosts: string[] = [];
   const errors: FieldError[] = [];
-  const inspect = (handler: JsonObj | undefined, path: string): boolean => {
+  // Field paths are built only for a handler that sets a host.
+  const inspect = (handler: JsonObj | undefined, path: string, at: string): boolean => {
+    if (handler === undefined) return false;
     let bad = false;
-    for (const kind of ['httpGet', 'tcpSocket']) {
-      const host = asStr(asObj(handler?.[kind])?.host);
+    for (const kind of HANDLER_KINDS) {
+      const host = asStr(asObj(handler[kind])?.host);
       if (host === '') continue;
       bad = true;
       hosts.push(host);
-      errors.push(forbidden(`${path}.${kind}.host`, host));
+      errors.push(forbidden(`${path}.${at}.${kind}.host`, host));
     }
     return bad;
   };
   visitContainers(pod, (c, path) => {
     let bad = false;
-    for (const probe of PROBES) bad = inspect(asObj(c[probe]), `${path}.${probe}`) || bad;
+    for (const probe of PROBES) bad = inspect(asObj(c[probe]), path, probe) || bad;
     const lifecycle = asObj(c.lifecycle);
-    for (const hook of HOOKS) bad = inspect(asObj(lifecycle?.[hook]), `${path}.lifecycle.${hook}`) || bad;
+    if (lifecycle) for (const hook of HOOKS) bad = inspect(asObj(lifecycle[hook]), path, `lifecycle.${hook}`) || bad;
     if (bad) badContainers.push(containerName(c));
   });
   if (!badContainers.length) return null;

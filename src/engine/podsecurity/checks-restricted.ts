@@ -18,8 +18,8 @@ export function allowPrivilegeEscalation1_8(pod: PodView): CheckOutcome | null {
   const errors: FieldError[] = [];
   visitContainers(pod, (c, path) => {
     const ape = securityContext(c)?.allowPrivilegeEscalation;
-    const field = `${path}.securityContext.allowPrivilegeEscalation`;
     if (ape === false) return;
+    const field = `${path}.securityContext.allowPrivilegeEscalation`;
     badContainers.push(containerName(c));
     errors.push(ape === true ? forbidden(field, true) : required(field));
   });
@@ -46,16 +46,17 @@ export function capabilitiesRestricted1_22(pod: PodView): CheckOutcome | null {
   const forbiddenCaps: string[] = [];
   visitContainers(pod, (c, path) => {
     const caps = asObj(securityContext(c)?.capabilities);
-    const dropField = `${path}.securityContext.capabilities.drop`;
+    // Field paths are built only on failure: this runs for every container of every Pod.
+    const dropField = () => `${path}.securityContext.capabilities.drop`;
     if (!caps) {
       missingDrop.push(containerName(c));
-      missingDropErrs.push(required(dropField));
+      missingDropErrs.push(required(dropField()));
       return;
     }
     const drop = asArr(caps.drop).map(asStr);
     if (!drop.includes('ALL')) {
       missingDrop.push(containerName(c));
-      missingDropErrs.push(drop.length ? forbidden(dropField, sortedSet(drop)) : required(dropField));
+      missingDropErrs.push(drop.length ? forbidden(dropField(), sortedSet(drop)) : required(dropField()));
     }
     const bad = asArr(caps.add).map(asStr).filter((cap) => cap !== 'NET_BIND_SERVICE');
     if (bad.length) {
@@ -123,15 +124,15 @@ export function runAsNonRoot1_0(pod: PodView): CheckOutcome | null {
   const implicitErrs: FieldError[] = [];
   visitContainers(pod, (c, path) => {
     const value = securityContext(c)?.runAsNonRoot;
-    const field = `${path}.securityContext.runAsNonRoot`;
+    const field = () => `${path}.securityContext.runAsNonRoot`;
     if (typeof value === 'boolean') {
       if (!value) {
         explicit.push(containerName(c));
-        setterErrs.push(forbidden(field, false));
+        setterErrs.push(forbidden(field(), false));
       }
     } else if (!podRunAsNonRoot) {
       implicit.push(containerName(c));
-      implicitErrs.push(required(field));
+      implicitErrs.push(required(field()));
     }
   });
   if (explicit.length) setters.push(setterList(explicit));
@@ -187,16 +188,16 @@ export function seccompRestricted1_19(pod: PodView): CheckOutcome | null {
   const implicitErrs: FieldError[] = [];
   visitContainers(pod, (c, path) => {
     const profile = asObj(securityContext(c)?.seccompProfile);
-    const field = `${path}.securityContext.seccompProfile.type`;
+    const field = () => `${path}.securityContext.seccompProfile.type`;
     if (profile) {
       if (!validSeccompType(profile.type)) {
         explicit.push(containerName(c));
-        setterErrs.push(forbidden(field, asStr(profile.type)));
+        setterErrs.push(forbidden(field(), asStr(profile.type)));
         badValues.push(asStr(profile.type));
       }
     } else if (!podSet) {
       implicit.push(containerName(c));
-      implicitErrs.push(required(field));
+      implicitErrs.push(required(field()));
     }
   });
   if (explicit.length) setters.push(setterList(explicit));

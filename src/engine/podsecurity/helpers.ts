@@ -33,11 +33,21 @@ export function podSecurityContext(pod: PodView): JsonObj | undefined {
 export const CONTAINER_LISTS = ['initContainers', 'containers', 'ephemeralContainers'] as const;
 export type ContainerList = (typeof CONTAINER_LISTS)[number];
 
+// Field paths of the first containers, built once: every check visits every
+// container, and the path is only read when a check fails.
+const PATHS_CACHED = 32;
+const CONTAINER_PATHS: Record<string, string[]> = Object.fromEntries(
+  CONTAINER_LISTS.map((list) => [list, Array.from({ length: PATHS_CACHED }, (_, i) => `spec.${list}[${i}]`)]),
+);
+const EMPTY: JsonObj = Object.freeze({}) as JsonObj;
+
 /** Calls fn for every container with its field path, e.g. `spec.initContainers[0]`. */
 export function visitContainers(pod: PodView, fn: (c: JsonObj, path: string) => void): void {
   for (const list of CONTAINER_LISTS) {
-    const items = asArr(pod.spec[list]);
-    for (let i = 0; i < items.length; i++) fn(asObj(items[i]) ?? {}, `spec.${list}[${i}]`);
+    const items = pod.spec[list];
+    if (!Array.isArray(items) || items.length === 0) continue;
+    const paths = CONTAINER_PATHS[list]!;
+    for (let i = 0; i < items.length; i++) fn(asObj(items[i]) ?? EMPTY, i < PATHS_CACHED ? paths[i]! : `spec.${list}[${i}]`);
   }
 }
 

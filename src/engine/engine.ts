@@ -71,6 +71,37 @@ const isValidatePhaseWebhook = (r: CompiledRule) => r.type === 'Validation' || r
 /** Rules the mutate phase runs: mutations, and image verification (which pins digests). */
 const isMutatePhase = (r: CompiledRule) => r.type === 'Mutation' || r.type === 'ImageVerify';
 
+/**
+ * One policy's share of a phase: CEL policies run whole; for the others, the
+ * rules of that phase that may match the kind, in order. A policy with rules of
+ * the phase is listed even when none may match, so results keep Kyverno's order.
+ */
+interface PhaseEntry { policy: CompiledPolicy; rules: readonly CompiledRule[] }
+
+/** The phases for one resource kind, worked out once per kind instead of per review. */
+interface KindPlan { mutate: PhaseEntry[]; validateWebhook: PhaseEntry[]; validateCli: PhaseEntry[] }
+
+function phaseEntries(policies: readonly CompiledPolicy[], kind: string, inPhase: (r: CompiledRule) => boolean): PhaseEntry[] {
+  const out: PhaseEntry[] = [];
+  for (const policy of policies) {
+    if (policy.cel) { out.push({ policy, rules: [] }); continue; }
+    if (!policy.rules.some(inPhase)) continue;
+    out.push({ policy, rules: policy.rules.filter((r) => inPhase(r) && mayMatchKind(r, kind)) });
+  }
+  return out;
+}
+
+function kindPlan(policies: readonly CompiledPolicy[], kind: string): KindPlan {
+  return {
+    mutate: phaseEntries(policies, kind, isMutatePhase),
+    validateWebhook: phaseEntries(policies, kind, isValidatePhaseWebhook),
+    validateCli: phaseEntries(policies, kind, isValidatePhaseCli),
+  };
+}
+
+/** Kinds planned at most; a stream of invented kinds cannot grow the cache without bound. */
+const MAX_PLANNED_KINDS = 512;
+
 export class Engine {
   readonly policies: readonly CompiledPolicy[];
   readonly options: EngineOptions;
@@ -81,6 +112,7 @@ export class Engine {
    * carries no `images` entry: its lazy getter costs every rule context.
    */
   readonly #usesImages: boolean;
+  readonly #plans = new Map<string, KindPlan>();
   constructor(policies: readonly CompiledPolicy[], options: EngineOptions = {}) {
     this.policies = policies;
     this.options = options;
@@ -93,6 +125,16 @@ export class Engine {
     let fn = this.#exceptions.get(rule);
     if (fn === undefined) this.#exceptions.set(rule, (fn = all.forRule(policyKey(policy), rule.name) ?? null));
     return fn ?? undefined;
+  }
+
+  private planFor(policies: readonly CompiledPolicy[], kind: string): KindPlan {
+    if (policies !== this.policies) return kindPlan(policies, kind);
+    let plan = this.#plans.get(kind);
+    if (!plan) {
+      plan = kindPlan(policies, kind);
+      if (this.#plans.size < MAX_PLANNED_KINDS) this.#plans.set(kind, plan);
+    }
+    return plan;
   }
 
   async evaluate(input: AdmissionInput, options: EvaluateOptions): Promise<EvaluationResult> {
@@ -111,8 +153,9 @@ export class Engine {
     let seed: ContextSeed | undefined;
     let seedFor: KubeObject | null = null;
 
+    const plan = this.planFor(policies, kind);
     if (options.mode !== 'validate' && resource) {
-      for (const policy of policies) {
+      for (const { policy, rules } of plan.mutate) {
         if (policy.cel) {
           if (policy.cel.type === 'mutating') {
             const t0 = performance.now();
@@ -128,11 +171,10 @@ export class Engine {
           }
           continue;
         }
-        if (!policy.rules.some(isMutatePhase)) continue;
-        const t0 = performance.now();
         const pr = resultFor(policy);
-        for (const rule of policy.rules) {
-          if (!isMutatePhase(rule) || !mayMatchKind(rule, kind)) continue;
+        if (rules.length === 0) continue;
+        const t0 = performance.now();
+        for (const rule of rules) {
           if (!rule.matches({ input, resource })) continue;
           if (!seed || seedFor !== resource) { seed = contextSeed(input, resource, options.variables, withImages); seedFor = resource; }
           const run = this.runMatched(policy, rule, input, resource, contextForRule(seed, rule.context.length > 0), pinned, 'mutate');
@@ -147,23 +189,21 @@ export class Engine {
 
     if (options.mode !== 'mutate') {
       const validated = resource ?? input.oldObject;
-      const inValidate = options.mode === 'validate' ? isValidatePhaseWebhook : isValidatePhaseCli;
-      for (const policy of policies) {
+      for (const { policy, rules } of options.mode === 'validate' ? plan.validateWebhook : plan.validateCli) {
         if (policy.cel) {
           const t0 = performance.now();
-          const rules = await this.celValidate(policy, input, resource);
-          if (rules.length > 0) {
+          const celRules = await this.celValidate(policy, input, resource);
+          if (celRules.length > 0) {
             const pr = resultFor(policy);
-            pr.rules.push(...rules);
+            pr.rules.push(...celRules);
             pr.durationMs += performance.now() - t0;
           }
           continue;
         }
-        if (!policy.rules.some(inValidate)) continue;
-        const t0 = performance.now();
         const pr = resultFor(policy);
-        for (const rule of policy.rules) {
-          if (!validated || !inValidate(rule) || !mayMatchKind(rule, kind)) continue;
+        if (rules.length === 0 || !validated) continue;
+        const t0 = performance.now();
+        for (const rule of rules) {
           if (!rule.matches({ input, resource: validated })) continue;
           if (!seed || seedFor !== resource) { seed = contextSeed(input, resource, options.variables, withImages); seedFor = resource; }
           const run = this.runMatched(policy, rule, input, validated, contextForRule(seed, rule.context.length > 0), pinned, 'validate');

@@ -76,17 +76,18 @@ const isMutatePhase = (r: CompiledRule) => r.type === 'Mutation' || r.type === '
  * rules of that phase that may match the kind, in order. A policy with rules of
  * the phase is listed even when none may match, so results keep Kyverno's order.
  */
-interface PhaseEntry { policy: CompiledPolicy; rules: readonly CompiledRule[] }
+interface PhaseEntry { policy: CompiledPolicy; index: number; rules: readonly CompiledRule[] }
 
 /** The phases for one resource kind, worked out once per kind instead of per review. */
 interface KindPlan { mutate: PhaseEntry[]; validateWebhook: PhaseEntry[]; validateCli: PhaseEntry[] }
 
 function phaseEntries(policies: readonly CompiledPolicy[], kind: string, inPhase: (r: CompiledRule) => boolean): PhaseEntry[] {
   const out: PhaseEntry[] = [];
-  for (const policy of policies) {
-    if (policy.cel) { out.push({ policy, rules: [] }); continue; }
+  for (let index = 0; index < policies.length; index++) {
+    const policy = policies[index]!;
+    if (policy.cel) { out.push({ policy, index, rules: [] }); continue; }
     if (!policy.rules.some(inPhase)) continue;
-    out.push({ policy, rules: policy.rules.filter((r) => inPhase(r) && mayMatchKind(r, kind)) });
+    out.push({ policy, index, rules: policy.rules.filter((r) => inPhase(r) && mayMatchKind(r, kind)) });
   }
   return out;
 }
@@ -140,10 +141,12 @@ export class Engine {
   async evaluate(input: AdmissionInput, options: EvaluateOptions): Promise<EvaluationResult> {
     const policies = options.policies ?? this.policies;
     const pinned = options.variables ? new Set(Object.keys(options.variables).map((k) => k.split('.')[0]!)) : undefined;
-    const byPolicy = new Map<CompiledPolicy, PolicyResult>();
-    const resultFor = (p: CompiledPolicy) => {
-      let r = byPolicy.get(p);
-      if (!r) byPolicy.set(p, (r = { policy: p, rules: [], durationMs: 0 }));
+    // Results by policy position, kept in the order policies are first reached.
+    const slots: (PolicyResult | undefined)[] = new Array(policies.length);
+    const ordered: PolicyResult[] = [];
+    const resultFor = (p: CompiledPolicy, index: number) => {
+      let r = slots[index];
+      if (!r) ordered.push((slots[index] = r = { policy: p, rules: [], durationMs: 0 }));
       return r;
     };
     let resource = input.object;
@@ -154,26 +157,30 @@ export class Engine {
     let seedFor: KubeObject | null = null;
 
     const plan = this.planFor(policies, kind);
+    // Policy timings: one clock reading per policy, the end of one policy being the
+    // start of the next (-1 after CEL policies, which time themselves).
+    let clock = -1;
     if (options.mode !== 'validate' && resource) {
-      for (const { policy, rules } of plan.mutate) {
+      for (const { policy, index, rules } of plan.mutate) {
         if (policy.cel) {
           if (policy.cel.type === 'mutating') {
             const t0 = performance.now();
             const subject: AdmissionInput = { ...input, object: resource };
             const mpol = policy.cel.policy;
             const out: MpolOutcome = await this.celEvaluate(input, (opts) => mpol.evaluate(subject, opts));
-            const pr = resultFor(policy);
+            const pr = resultFor(policy, index);
             for (const r of out.results) pr.rules.push({ name: r.rule, type: 'Mutation', status: r.status, message: r.message });
             if (out.patched) resource = out.patched;
             pr.durationMs += performance.now() - t0;
           } else if (policy.cel.type === 'validating' && policy.cel.policy.mutateDigest) {
-            resource = await this.celMutateDigest(policy, policy.cel.policy.mutateDigest, input, resource, resultFor);
+            resource = await this.celMutateDigest(policy, policy.cel.policy.mutateDigest, input, resource, () => resultFor(policy, index));
           }
+          clock = -1;
           continue;
         }
-        const pr = resultFor(policy);
+        const pr = resultFor(policy, index);
         if (rules.length === 0) continue;
-        const t0 = performance.now();
+        const t0 = clock >= 0 ? clock : performance.now();
         for (const rule of rules) {
           if (!rule.matches({ input, resource })) continue;
           if (!seed || seedFor !== resource) { seed = contextSeed(input, resource, options.variables, withImages); seedFor = resource; }
@@ -183,26 +190,28 @@ export class Engine {
           if (res.result.patchedResource && res.result.status === 'pass') resource = res.result.patchedResource;
           if (policy.applyOne && res.result.status !== 'skip') break;
         }
-        pr.durationMs += performance.now() - t0;
+        clock = performance.now();
+        pr.durationMs += clock - t0;
       }
     }
 
     if (options.mode !== 'mutate') {
       const validated = resource ?? input.oldObject;
-      for (const { policy, rules } of options.mode === 'validate' ? plan.validateWebhook : plan.validateCli) {
+      for (const { policy, index, rules } of options.mode === 'validate' ? plan.validateWebhook : plan.validateCli) {
         if (policy.cel) {
           const t0 = performance.now();
           const celRules = await this.celValidate(policy, input, resource);
           if (celRules.length > 0) {
-            const pr = resultFor(policy);
+            const pr = resultFor(policy, index);
             pr.rules.push(...celRules);
             pr.durationMs += performance.now() - t0;
           }
+          clock = -1;
           continue;
         }
-        const pr = resultFor(policy);
+        const pr = resultFor(policy, index);
         if (rules.length === 0 || !validated) continue;
-        const t0 = performance.now();
+        const t0 = clock >= 0 ? clock : performance.now();
         for (const rule of rules) {
           if (!rule.matches({ input, resource: validated })) continue;
           if (!seed || seedFor !== resource) { seed = contextSeed(input, resource, options.variables, withImages); seedFor = resource; }
@@ -215,15 +224,17 @@ export class Engine {
           pr.rules.push(response);
           if (policy.applyOne && response.status !== 'skip') break;
         }
-        pr.durationMs += performance.now() - t0;
+        clock = performance.now();
+        pr.durationMs += clock - t0;
       }
     }
 
     if (options.mode === 'all') {
       const trigger = resource ?? input.oldObject;
-      for (const policy of policies) {
+      for (let index = 0; index < policies.length; index++) {
+        const policy = policies[index]!;
         if (!trigger || !policy.rules.some((r) => r.type === 'Generation')) continue;
-        const pr = resultFor(policy);
+        const pr = resultFor(policy, index);
         for (const rule of policy.rules) {
           if (rule.type !== 'Generation') continue;
           if (!seed || seedFor !== resource) { seed = contextSeed(input, resource, options.variables, withImages); seedFor = resource; }
@@ -233,7 +244,7 @@ export class Engine {
       }
     }
 
-    const results = [...byPolicy.values()].filter((r) => r.rules.length > 0);
+    const results = ordered.filter((r) => r.rules.length > 0);
     const patches = resource !== input.object && input.object && resource ? diffPatch(input.object, resource) : [];
     return { results, patchedResource: resource, patches };
   }
@@ -263,11 +274,11 @@ export class Engine {
 
   /** ImageValidatingPolicy's mutateDigest: image tags pinned to the digests they resolve to. */
   private async celMutateDigest(policy: CompiledPolicy, mutateDigest: NonNullable<CelValidatingRuntime['mutateDigest']>,
-    input: AdmissionInput, resource: KubeObject, resultFor: (p: CompiledPolicy) => PolicyResult): Promise<KubeObject> {
+    input: AdmissionInput, resource: KubeObject, resultFor: () => PolicyResult): Promise<KubeObject> {
     const t0 = performance.now();
     const out = await mutateDigest({ ...input, object: resource }, this.celOptions(input));
     if (out.patches.length === 0 && out.results.length === 0) return resource;
-    const pr = resultFor(policy);
+    const pr = resultFor();
     for (const r of out.results) pr.rules.push({ name: r.rule, type: 'Mutation', status: r.status, message: r.message });
     let patched = resource;
     if (out.patches.length > 0) {

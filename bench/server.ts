@@ -27,6 +27,8 @@ const autocannon = (options: Parameters<Cannon>[0]) => (createRequire(import.met
 
 export interface LoadFigures {
   reqPerSec: number;
+  /** Requests completed in the run. */
+  requests: number;
   p50Ms: number;
   p99Ms: number;
   p999Ms: number;
@@ -39,6 +41,12 @@ export interface TargetFigures {
   halfRate: LoadFigures & { rate: number };
   idleRssMiB: number;
   peakRssMiB: number;
+  /**
+   * Server CPU (user + system, all its threads: GC helpers and TLS included) per
+   * request during the saturation run. Unlike req/s, it does not depend on how
+   * the load generator and the server share this machine's cores.
+   */
+  cpuUsPerRequest: number;
 }
 
 export interface ServerBenchFigures {
@@ -100,6 +108,7 @@ export function requestMix(): CannonRequest[] {
 
 interface ChildReady { type: 'ready'; port: number }
 interface ChildRss { type: 'rss'; idle: number; peak: number }
+interface ChildCpu { type: 'cpu'; user: number; system: number }
 
 async function child(role: string, dir: string): Promise<void> {
   const tls = { certFile: join(dir, 'tls.crt'), keyFile: join(dir, 'tls.key') };
@@ -141,6 +150,7 @@ async function child(role: string, dir: string): Promise<void> {
   setInterval(() => { peak = Math.max(peak, process.memoryUsage().rss); }, 50).unref();
   process.on('message', (m: { type: string }) => {
     if (m.type === 'rss') process.send!({ type: 'rss', idle, peak } satisfies ChildRss);
+    if (m.type === 'cpu') process.send!({ type: 'cpu', ...process.cpuUsage() } satisfies ChildCpu);
   });
   process.send!({ type: 'ready', port } satisfies ChildReady);
 }
@@ -163,6 +173,14 @@ function spawnTarget(role: Role, dir: string, flags: readonly string[] = []): Pr
   });
 }
 
+/** CPU microseconds the child has used so far (user + system). */
+function cpuOf(proc: ChildProcess): Promise<number> {
+  return new Promise((resolve) => {
+    proc.once('message', (m: ChildCpu) => resolve(m.user + m.system));
+    proc.send({ type: 'cpu' });
+  });
+}
+
 function rssOf(proc: ChildProcess): Promise<ChildRss> {
   return new Promise((resolve) => {
     proc.once('message', (m: ChildRss) => resolve(m));
@@ -181,6 +199,7 @@ async function load(port: number, ca: string, opts: { durationSec: number; conne
   });
   return {
     reqPerSec: Math.round(r.requests.total / r.duration),
+    requests: r.requests.total,
     p50Ms: r.latency.p50, p99Ms: r.latency.p99, p999Ms: r.latency.p99_9,
     errors: r.errors + r.timeouts, non2xx: r.non2xx,
   };
@@ -190,11 +209,13 @@ async function measure(role: Role, dir: string, ca: string, durationSec: number,
   const { proc, port } = await spawnTarget(role, dir, flags);
   try {
     await load(port, ca, { durationSec: 2, connections }); // warm-up: JIT, TLS sessions, caches
+    const cpuBefore = await cpuOf(proc);
     const saturation = await load(port, ca, { durationSec, connections });
+    const cpuUsPerRequest = ((await cpuOf(proc)) - cpuBefore) / Math.max(1, saturation.requests);
     const rate = Math.max(1, Math.floor(saturation.reqPerSec / 2));
     const halfRate = { ...(await load(port, ca, { durationSec, connections: Math.min(connections, 16), rate })), rate };
     const rss = await rssOf(proc);
-    return { saturation, halfRate, idleRssMiB: rss.idle / 2 ** 20, peakRssMiB: rss.peak / 2 ** 20 };
+    return { saturation, halfRate, idleRssMiB: rss.idle / 2 ** 20, peakRssMiB: rss.peak / 2 ** 20, cpuUsPerRequest };
   } finally {
     proc.removeAllListeners('exit');
     proc.kill('SIGKILL');
@@ -246,6 +267,9 @@ Throughput ratio webhook / bare: **${(f.throughputRatio * 100).toFixed(1)}%** (t
 Attribution: the same server with a no-op engine (HTTP, TLS, envelope schema, metrics, logging only) does
 ${f.layer.saturation.reqPerSec} req/s at saturation (${((f.layer.saturation.reqPerSec / f.bare.saturation.reqPerSec) * 100).toFixed(1)}% of bare),
 p50 / p99 / p99.9 ${f2(f.layer.saturation.p50Ms)} / ${f2(f.layer.saturation.p99Ms)} / ${f2(f.layer.saturation.p999Ms)} ms; the rest of the gap is policy evaluation.
+Server CPU per request at saturation (all threads, \`process.cpuUsage()\`): webhook ${f1(f.real.cpuUsPerRequest)} µs,
+no-op engine ${f1(f.layer.cpuUsPerRequest)} µs, bare ${f1(f.bare.cpuUsPerRequest)} µs — policy evaluation, its metrics and the
+decision cost ${f1(f.real.cpuUsPerRequest - f.layer.cpuUsPerRequest)} µs per request in the server (the engine benchmark above times the evaluation alone, warm, on an idle core).
 p99 at half rate: **${f2(f.real.halfRate.p99Ms)} ms** (target < 2 ms).
 RSS of the webhook: ${f1(f.real.idleRssMiB)} MiB idle, ${f1(f.real.peakRssMiB)} MiB peak under load (target < 120 MiB);
 bare: ${f1(f.bare.idleRssMiB)} / ${f1(f.bare.peakRssMiB)} MiB (idle measured after a full GC in both).

@@ -4,7 +4,7 @@
  * Anchors) and its engine's reported paths/messages.
  */
 import t from 'tap';
-import { compilePattern, type PatternOutcome } from '../../src/engine/pattern/index.ts';
+import { compilePattern, compilePatternTest, type PatternOutcome } from '../../src/engine/pattern/index.ts';
 import type { JsonValue } from '../../src/engine/types.ts';
 
 function check(pattern: JsonValue, resource: JsonValue): PatternOutcome {
@@ -313,4 +313,27 @@ t.test('inherited object properties are not resource keys', async (t) => {
   t.notOk(check({ constructor: '*' }, {}).ok);
   t.notOk(check({ toString: '?*' }, {}).ok);
   t.ok(check({ 'X(constructor)': 'null' }, {}).ok);
+});
+
+t.test('compilePatternTest gives the verdict compilePattern reports as ok', async (t) => {
+  const patterns: JsonValue[] = [
+    'web', 'web*', '!web', '>=2', '1-5', 'a | b', null, true,
+    { name: 'web' }, { '(name)': 'web', image: '*:1.0' }, { 'X(hostPath)': 'null' }, { '^(containers)': [{ name: 'a' }] },
+    { spec: { '=(hostNetwork)': false, containers: [{ '(image)': '*:latest', imagePullPolicy: 'Always' }] } },
+  ];
+  const resources: unknown[] = [
+    'web', 'web-1', 'x', 3, 1, 'b', null, true, { name: 'web' }, { name: 'web', image: 'nginx:1.0' }, { name: 'db', image: 'x:2' },
+    { hostPath: null }, { spec: { hostNetwork: true, containers: [{ image: 'a:latest', imagePullPolicy: 'IfNotPresent' }] } },
+    { spec: { containers: [{ image: 'a:1', imagePullPolicy: 'IfNotPresent' }] } }, { containers: [{ name: 'a' }] }, [],
+  ];
+  let checked = 0;
+  for (const p of patterns) {
+    const full = compilePattern(p);
+    const test = compilePatternTest(p);
+    for (const r of resources) {
+      t.equal(test(r), full(r).ok, `${JSON.stringify(p)} on ${JSON.stringify(r)}`);
+      checked++;
+    }
+  }
+  t.equal(checked, patterns.length * resources.length);
 });

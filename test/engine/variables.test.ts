@@ -114,6 +114,23 @@ t.test('compile once', async (t) => {
   t.equal(hasVariables({ '{{k}}': 1 }), true);
 });
 
+t.test('fresh templates return private copies, constant parts included', async (t) => {
+  const patch = { spec: { containers: [{ '(name)': '{{ element.name }}', securityContext: { '+(runAsNonRoot)': true, capabilities: { drop: ['ALL'] } } }] } };
+  const tpl = compileTemplate(patch, { fresh: true });
+  const r1 = tpl(data) as typeof patch;
+  const r2 = tpl(data) as typeof patch;
+  t.same(r1, { spec: { containers: [{ '(name)': 'nginx', securityContext: { '+(runAsNonRoot)': true, capabilities: { drop: ['ALL'] } } }] } });
+  t.not(r1.spec.containers[0]!.securityContext, patch.spec.containers[0]!.securityContext, 'not the policy\'s own object');
+  t.not(r1.spec.containers[0]!.securityContext.capabilities.drop, r2.spec.containers[0]!.securityContext.capabilities.drop, 'a new copy per call');
+  // Editing one result (as anchor pre-processing does) leaves the next ones intact.
+  delete (r1.spec.containers[0]!.securityContext as Record<string, unknown>)['+(runAsNonRoot)'];
+  t.same(tpl(data), r2);
+  const constant = { a: { b: [1] } };
+  const ct = compileTemplate(constant, { fresh: true });
+  t.not(ct(data), constant, 'without variables too');
+  t.same(ct(data), constant);
+});
+
 t.test('evaluateJMESPath', async (t) => {
   t.equal(evaluateJMESPath('request.object.metadata.name', data as JsonValue), 'web');
   t.throws(() => evaluateJMESPath('request.object.nope', data as JsonValue), { message: 'JMESPath query failed: Unknown key "nope" in path' });

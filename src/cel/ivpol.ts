@@ -35,7 +35,10 @@ import { CelCompileError, KYVERNO_VARIABLES, compileExpression, type CompiledExp
 import { compileMatchConstraints, type ConstraintMatcher } from './match-constraints.ts';
 import { CelPolicyCompileError, LazyVariables, celErrorText, kyvernoMessage } from './program.ts';
 import { compileExceptionsFor, exceptionResult, type CompiledException } from './exceptions.ts';
-import { autogenSpecs, requestOf, UnsupportedPolicyError, type ValidationAction, type VpolEvalOptions, type VpolResult } from './vpol.ts';
+import {
+  autogenSpecs, namespaceInScope, namespaceObjectFor, policyIdentity, requestOf, UnsupportedPolicyError, validationActionsOf,
+  type ValidationAction, type VpolEvalOptions, type VpolResult,
+} from './vpol.ts';
 import { resourceOfKind } from './resources.ts';
 import { toCelInput, toJson } from './values.ts';
 import { withImageVerify, runtimeFor, VerificationState, type Attestation } from './lib/image-verify.ts';
@@ -216,7 +219,7 @@ export function compileImageValidatingPolicy(doc: JsonObject, exceptions: readon
   const namespace = kind === 'NamespacedImageValidatingPolicy' ? str(meta.namespace) || 'default' : undefined;
   const spec = obj(doc.spec) ?? {};
   const polex: CompiledException[] = compileExceptionsFor(name, kind, exceptions);
-  const actions = list(spec.validationActions).map(String).filter((a): a is ValidationAction => a === 'Deny' || a === 'Warn' || a === 'Audit');
+  const actions = validationActionsOf(spec);
   const ignoreFailures = spec.failurePolicy === 'Ignore';
   const vc = obj(spec.validationConfigurations) ?? {};
   const required = vc.required !== false;
@@ -237,11 +240,7 @@ export function compileImageValidatingPolicy(doc: JsonObject, exceptions: readon
     { base: Record<string, CelInput>; stop?: VpolResult | null } {
     const tag = v.name !== undefined ? { variant: v.name } : {};
     const errorResult = (message: string): VpolResult => ({ rule: 'evaluation', status: 'error', message: `failed to evaluate policy: ${message}`, ...tag });
-    let nsObj: JsonValue | null = null;
-    if (opts.namespaceObject !== undefined) nsObj = opts.namespaceObject;
-    else if (ns !== '' && !(input.kind.kind === 'Namespace' && input.kind.group === '')) {
-      nsObj = { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns, ...(input.namespaceLabels ? { labels: input.namespaceLabels } : {}) } };
-    }
+    const nsObj = namespaceObjectFor(input, ns, opts);
     const ctx: CelContextProvider | undefined = opts.context;
     const base: Record<string, CelInput> = {
       object: toCelInput(input.object as JsonValue), oldObject: toCelInput(input.oldObject as JsonValue), request: toCelInput(request),
@@ -356,15 +355,10 @@ export function compileImageValidatingPolicy(doc: JsonObject, exceptions: readon
   }
 
   return {
-    name,
-    ...(namespace !== undefined ? { namespace } : {}),
-    kind,
-    validationActions: actions.length > 0 ? actions : ['Deny'],
-    variants: variants.map((v) => v.name ?? ''),
+    ...policyIdentity(name, namespace, kind, actions, variants),
     async evaluate(input, opts = {}) {
-      const o = input.object ?? input.oldObject;
-      const ns = input.namespace ?? o?.metadata?.namespace ?? '';
-      if (namespace !== undefined && ns !== namespace) return [];
+      const ns = namespaceInScope(input, namespace);
+      if (ns === null) return [];
       const request = requestOf(input, opts.request);
       const results: VpolResult[] = [];
       for (const v of variants) {
@@ -378,8 +372,8 @@ export function compileImageValidatingPolicy(doc: JsonObject, exceptions: readon
       const none = { patches: [], results: [] };
       const resource = input.object;
       if (!mutateDigest || !resource) return none;
-      const ns = input.namespace ?? resource.metadata?.namespace ?? '';
-      if (namespace !== undefined && ns !== namespace) return none;
+      const ns = namespaceInScope(input, namespace);
+      if (ns === null) return none;
       const request = requestOf(input, opts.request);
       const v = variants.find((x) => x.matches(input));
       if (!v) return none;

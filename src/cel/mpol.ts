@@ -17,7 +17,7 @@ import { compileMatchConstraints, type ConstraintMatcher } from './match-constra
 import { celErrorText, compileList, compileVariables, LazyVariables } from './program.ts';
 import { resourceOfKind } from './resources.ts';
 import { toCelInput, toJson } from './values.ts';
-import { canAutogen } from './vpol.ts';
+import { canAutogen, namespaceInScope } from './vpol.ts';
 import { compileExceptionsFor, exceptionResult } from './exceptions.ts';
 
 export interface MpolResult {
@@ -226,9 +226,8 @@ export function compileMutatingPolicy(doc: JsonObject, exceptions: readonly Json
     variants: variants.map((v) => v.name ?? ''),
     evaluate(input, opts = {}) {
       const out: MpolOutcome = { results: [], patched: null, patches: [] };
-      const o = input.object ?? input.oldObject;
-      const ns = input.namespace ?? o?.metadata?.namespace ?? '';
-      if (namespace !== undefined && ns !== namespace) return out;
+      const ns = namespaceInScope(input, namespace);
+      if (ns === null) return out;
       for (const v of variants) {
         if (!v.matches(input)) continue;
         const variant = v.name !== undefined ? { variant: v.name } : {};

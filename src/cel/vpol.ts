@@ -181,6 +181,37 @@ export class UnsupportedPolicyError extends Error {
   }
 }
 
+/** spec.validationActions, keeping the known ones. */
+export function validationActionsOf(spec: JsonObject): ValidationAction[] {
+  return list(spec.validationActions).map(String).filter((a): a is ValidationAction => a === 'Deny' || a === 'Warn' || a === 'Audit');
+}
+
+/** What a validating-kind policy reports about itself (the identity fields of its compiled form). */
+export function policyIdentity(name: string, namespace: string | undefined, kind: string, actions: ValidationAction[],
+  variants: readonly { name: string | undefined }[]): Omit<CompiledValidatingPolicy, 'evaluate'> {
+  return {
+    name,
+    ...(namespace !== undefined ? { namespace } : {}),
+    kind,
+    validationActions: actions.length > 0 ? actions : ['Deny'],
+    variants: variants.map((v) => v.name ?? ''),
+  };
+}
+
+/** The request's namespace; null when a namespaced policy (`namespace` set) does not apply to it. */
+export function namespaceInScope(input: AdmissionInput, namespace: string | undefined): string | null {
+  const o = input.object ?? input.oldObject;
+  const ns = input.namespace ?? o?.metadata?.namespace ?? '';
+  return namespace !== undefined && ns !== namespace ? null : ns;
+}
+
+/** `namespaceObject`: the one the caller supplies, else a stub named after the request's namespace (none for cluster-scoped objects and Namespaces). */
+export function namespaceObjectFor(input: AdmissionInput, ns: string, opts: VpolEvalOptions): JsonValue | null {
+  if (opts.namespaceObject !== undefined) return opts.namespaceObject;
+  if (ns === '' || (input.kind.kind === 'Namespace' && input.kind.group === '')) return null;
+  return { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns, ...(input.namespaceLabels ? { labels: input.namespaceLabels } : {}) } };
+}
+
 /**
  * Compile a ValidatingPolicy / NamespacedValidatingPolicy document; throws
  * CelPolicyCompileError on a bad expression. `exceptions`: policies.kyverno.io
@@ -194,7 +225,7 @@ export function compileValidatingPolicy(doc: JsonObject, exceptions: readonly Js
   const namespace = kind === 'NamespacedValidatingPolicy' ? String(meta.namespace ?? 'default') : undefined;
   const spec = obj(doc.spec) ?? {};
   const polex = compileExceptionsFor(name, kind, exceptions);
-  const actions = list(spec.validationActions).map(String).filter((a): a is ValidationAction => a === 'Deny' || a === 'Warn' || a === 'Audit');
+  const actions = validationActionsOf(spec);
   const build = (s: JsonObject, variant: string | undefined): Variant => ({
     name: variant,
     matches: compileMatchConstraints(obj(s.matchConstraints)),
@@ -211,24 +242,15 @@ export function compileValidatingPolicy(doc: JsonObject, exceptions: readonly Js
   const variants: Variant[] = [build(spec, undefined), ...autogenSpecs(spec).map((a) => build(a.spec, a.variant))];
 
   return {
-    name,
-    ...(namespace !== undefined ? { namespace } : {}),
-    kind,
-    validationActions: actions.length > 0 ? actions : ['Deny'],
-    variants: variants.map((v) => v.name ?? ''),
+    ...policyIdentity(name, namespace, kind, actions, variants),
     evaluate(input, opts = {}) {
-      const o = input.object ?? input.oldObject;
-      const ns = input.namespace ?? o?.metadata?.namespace ?? '';
-      if (namespace !== undefined && ns !== namespace) return [];
+      const ns = namespaceInScope(input, namespace);
+      if (ns === null) return [];
       const results: VpolResult[] = [];
       let request: JsonObject | undefined;
       for (const v of variants) {
         if (!v.matches(input)) continue;
-        let nsObj: JsonValue | null = null;
-        if (opts.namespaceObject !== undefined) nsObj = opts.namespaceObject;
-        else if (ns !== '' && !(input.kind.kind === 'Namespace' && input.kind.group === '')) {
-          nsObj = { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns, ...(input.namespaceLabels ? { labels: input.namespaceLabels } : {}) } };
-        }
+        const nsObj = namespaceObjectFor(input, ns, opts);
         const r = v.program.evaluate(
           { object: input.object as JsonValue, oldObject: input.oldObject as JsonValue, request: (request ??= requestOf(input, opts.request)), namespaceObject: nsObj, params: null },
           opts.context,

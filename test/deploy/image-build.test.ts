@@ -26,6 +26,8 @@ t.test('built dist/ with production dependencies only runs the bundle tests', { 
   await run('npm', ['run', 'build'], { cwd: build, env: process.env });
   t.ok(existsSync(join(build, 'dist/cli/main.js')), 'dist/cli/main.js built');
   t.ok(existsSync(join(build, 'dist/policy/schemas/kyverno.io_v1_ClusterPolicy.json')), 'CRD schemas copied into dist');
+  t.ok(existsSync(join(build, 'dist/policy/validators/manifest.json')) && existsSync(join(build, 'dist/policy/validators/kyverno.io_v1_ClusterPolicy.cjs')),
+    'CRD schema validators precompiled into dist');
 
   // Final stage: production dependencies, dist, bin, policies.
   const app = join(dir, 'app');

@@ -390,6 +390,18 @@ export function buildContextData(
  * rest on ":" (namespace, name); other usernames give empty strings.
  */
 export function serviceAccountOf(username: string): { serviceAccountName: string; serviceAccountNamespace: string } {
+  // The same few controllers send most reviews: answer each username once.
+  let sa = serviceAccounts.get(username);
+  if (!sa) {
+    if (serviceAccounts.size >= 1000) serviceAccounts.clear();
+    serviceAccounts.set(username, (sa = Object.freeze(parseServiceAccount(username))));
+  }
+  return sa;
+}
+
+const serviceAccounts = new Map<string, Readonly<{ serviceAccountName: string; serviceAccountNamespace: string }>>();
+
+function parseServiceAccount(username: string): { serviceAccountName: string; serviceAccountNamespace: string } {
   const prefix = 'system:serviceaccount:';
   const rest = username.length <= prefix.length ? '' : username.slice(prefix.length);
   const parts = rest.split(':');

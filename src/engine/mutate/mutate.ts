@@ -163,17 +163,22 @@ async function mutateForEach(list: CompiledForEach[], resource: JsonObject, data
   return { status: applied === 0 ? 'skip' : 'pass', resource: current, message };
 }
 
+// `element0`, `elementIndex0`, … for the usual nesting depths, built once.
+const elementKeys = Array.from({ length: 8 }, (_, i) => `element${i}`);
+const indexKeys = Array.from({ length: 8 }, (_, i) => `elementIndex${i}`);
+
 async function mutateElements(fe: CompiledForEach, elements: JsonValue[], resource: JsonObject, data: ContextData,
   deps: MutateDeps, nesting: number): Promise<Response> {
-  const order = fe.reverse ? elements.map((_, i) => elements.length - 1 - i) : elements.map((_, i) => i);
   let patched = resource;
-  const elementKey = `element${nesting}`;
-  const indexKey = `elementIndex${nesting}`;
+  const elementKey = elementKeys[nesting] ?? `element${nesting}`;
+  const indexKey = indexKeys[nesting] ?? `elementIndex${nesting}`;
   const loadsContext = fe.context !== undefined && fe.context.length > 0;
   // Without context entries nothing writes to the element context: one object serves
   // every element (entries loaded per element need a fresh one each).
   let shared: ContextData | undefined;
-  for (const index of order) {
+  const n = elements.length;
+  for (let step = 0; step < n; step++) {
+    const index = fe.reverse ? n - 1 - step : step;
     const element = elements[index];
     if (element === null || element === undefined) continue;
     let elementData: ContextData;

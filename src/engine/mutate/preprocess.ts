@@ -73,7 +73,7 @@ export function isStaticPattern(pattern: JsonValue): boolean {
  */
 export function preprocessPattern(pattern: JsonObject, resource: JsonValue, match: PatternMatcher): JsonObject {
   const root: JsonValue[] = [pattern];
-  const failed = preprocess(root, 0, resource, match);
+  const failed = preprocess(root, 0, resource, match, true);
   if (failed) throw failed;
   const processed = root[0] as JsonObject;
   const out: JsonObject = {};
@@ -96,10 +96,15 @@ type Failure = ConditionError | GlobalConditionError | undefined;
 // since deleting keys would turn V8 objects into slow dictionaries.
 type Holder = JsonObject | JsonValue[];
 
-function preprocess(holder: Holder, slot: string | number, resource: JsonValue | undefined, match: PatternMatcher): Failure {
+/**
+ * `once`: this node is walked only once (not inside a list element's working copy,
+ * which is walked again for every resource element), so its list elements may
+ * serve as their own working copies.
+ */
+function preprocess(holder: Holder, slot: string | number, resource: JsonValue | undefined, match: PatternMatcher, once: boolean): Failure {
   const pattern = (holder as Record<string | number, JsonValue>)[slot]!;
-  if (isMap(pattern)) return walkMap(holder, slot, pattern, resource, match);
-  if (Array.isArray(pattern) && pattern.length > 0 && isMap(pattern[0])) return processListOfMaps(pattern, resource, match);
+  if (isMap(pattern)) return walkMap(holder, slot, pattern, resource, match, once);
+  if (Array.isArray(pattern) && pattern.length > 0 && isMap(pattern[0])) return processListOfMaps(pattern, resource, match, once);
   return undefined;
 }
 
@@ -107,7 +112,8 @@ function preprocess(holder: Holder, slot: string | number, resource: JsonValue |
 const bit = (kind: number) => 1 << kind;
 const ANCHOR_BITS = bit(CONDITION) | bit(GLOBAL) | bit(ADD);
 
-function walkMap(holder: Holder, slot: string | number, map: JsonObject, resource: JsonValue | undefined, match: PatternMatcher): Failure {
+function walkMap(holder: Holder, slot: string | number, map: JsonObject, resource: JsonValue | undefined, match: PatternMatcher,
+  once: boolean): Failure {
   let pattern = map;
   // JSON maps have only own enumerable keys: one Object.keys serves every pass.
   let keys = Object.keys(pattern);
@@ -138,7 +144,7 @@ function walkMap(holder: Holder, slot: string | number, map: JsonObject, resourc
     // Only maps and lists of maps are walked further.
     if (value === null || typeof value !== 'object') continue;
     const rv = isMap(resource) && Object.hasOwn(resource, key) ? resource[key] : undefined;
-    const failed = preprocess(pattern, key, rv, match);
+    const failed = preprocess(pattern, key, rv, match, once);
     if (failed) return failed;
   }
   return undefined;
@@ -191,7 +197,7 @@ function scalarAsString(v: JsonValue): JsonValue {
   return typeof v === 'object' ? v : String(v);
 }
 
-function processListOfMaps(pattern: JsonValue[], resource: JsonValue | undefined, match: PatternMatcher): Failure {
+function processListOfMaps(pattern: JsonValue[], resource: JsonValue | undefined, match: PatternMatcher, once: boolean): Failure {
   let resourceElements: JsonValue[] = [];
   if (Array.isArray(resource)) resourceElements = resource;
   else if (isMap(resource)) throw new Error('wrong node kind: expected SequenceNode but got MappingNode');
@@ -206,16 +212,24 @@ function processListOfMaps(pattern: JsonValue[], resource: JsonValue | undefined
     let anyGlobalPassed = false;
     let lastGlobalError: GlobalConditionError | undefined;
     // One working copy per pattern element, shared by all resource elements (as in Kyverno).
-    const copy: JsonValue[] = [clone(element)];
+    // The anchored original is dropped at the end; walked only once, it can be the copy
+    // itself, leaving an empty map in its place (dropped the same way).
+    let copy: JsonValue[];
+    if (once) {
+      copy = [element];
+      pattern[i] = {};
+    } else {
+      copy = [clone(element)];
+    }
     for (const re of resourceElements) {
-      const failed = preprocess(copy, 0, re, match);
+      const failed = preprocess(copy, 0, re, match, false);
       if (failed instanceof ConditionError) continue;
       if (failed) { lastGlobalError = failed; continue; }
       if (hasGlobal) anyGlobalPassed = true;
       else addNamedCopy(pattern, copy[0]!, re);
     }
     if (resource === undefined) {
-      const failed = preprocess(copy, 0, undefined, match);
+      const failed = preprocess(copy, 0, undefined, match, false);
       if (failed instanceof ConditionError) continue;
       if (failed) return failed;
       if (hasGlobal) anyGlobalPassed = true;

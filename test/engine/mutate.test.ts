@@ -8,7 +8,7 @@ import type { JsonObject, JsonValue, KubeObject } from '../../src/engine/types.t
 import type { ContextData } from '../../src/engine/variables.ts';
 import {
   applyJson6902, basicMatchPattern, compileMutation, parseJson6902, toRuleResponse,
-  type MutateDeps, type MutateSpec,
+  type MutateDeps, type MutateSpec, type MutationResult,
 } from '../../src/engine/mutate/index.ts';
 
 /** `{{ a.b }}` over the data; a string that is exactly one variable keeps the value's type. */
@@ -406,6 +406,21 @@ t.test('foreach', async (t) => {
   t.strictSame(containers(withContext.resource).map((c) => c.image), ['mirror.io/a', 'mirror.io/b', 'mirror.io/c']);
   const noLoader = await mutate({ foreach: [{ list: 'request.object.spec.containers', context: [{ name: 'x' }], patchesJson6902: '[]' }] }, resource);
   t.equal(noLoader.message, 'failed to mutate elements: failed to load to mutate.foreach[0].context: no context loader');
+  // A loader that fails after waiting is reported where it waited; a synchronous one needs no promise.
+  const rejected = await mutate({ foreach: [{ list: 'request.object.spec.containers', context: [{ name: 'x' }], patchesJson6902: '[]' }] }, resource,
+    { loadContext: async () => { await Promise.resolve(); throw new Error('apiserver down'); } });
+  t.equal(rejected.message, 'failed to mutate elements: failed to load to mutate.foreach[0].context: apiserver down');
+  const syncLoaded = compileMutation({ foreach: [{ list: 'request.object.spec.containers', context: [{ name: 'x' }],
+    patchesJson6902: '- {op: add, path: /metadata/labels, value: {seen: "{{x}}"}}' }] })(resource,
+  { request: { object: resource as unknown as JsonValue } }, deps({ loadContext: (_e, d) => { d.x = 'yes'; } }));
+  t.notOk(syncLoaded instanceof Promise, 'no promise when nothing waits');
+  t.strictSame((syncLoaded as MutationResult).resource.metadata?.labels, { seen: 'yes' });
+  // Nested: the inner foreach waits, the outer one resumes after it.
+  const nestedWait = await mutate({ foreach: [{ list: 'request.object.spec.containers', foreach: [{
+    list: 'element', context: [{ name: 'x' }], patchesJson6902: '- {op: add, path: /metadata/annotations, value: {inner: "{{x}}"}}',
+  }] }] }, resource, { loadContext: async (_e, d) => { await Promise.resolve(); d.x = 'waited'; } });
+  t.equal(nestedWait.status, 'pass');
+  t.strictSame(nestedWait.resource.metadata?.annotations, { inner: 'waited' });
 
   // A non-list value is iterated as a single element; null elements are skipped.
   const single = await mutate({ foreach: [{ list: 'request.object.metadata', patchesJson6902: '- {op: add, path: /metadata/labels, value: {owner: "{{element.name}}"}}' }] }, resource);

@@ -89,7 +89,10 @@ export function compileMutation(spec: MutateSpec, options: CompileOptions = {}):
   const { compileTemplate } = options;
   if (Array.isArray(spec.foreach)) {
     const foreach = spec.foreach.map((fe) => compileForEach(fe, compileTemplate));
-    return async (resource, data, deps) => finish(resource, await mutateForEach(foreach, asObj(resource), data, deps, 0));
+    return (resource, data, deps) => {
+      const r = drive(mutateForEach(foreach, asObj(resource), data, deps, 0));
+      return r instanceof Promise ? r.then((resp) => finish(resource, resp)) : finish(resource, r);
+    };
   }
   const patcher = compilePatcher(spec, compileTemplate);
   return (resource, data, deps) => finish(resource, applyPatcher(patcher, asObj(resource), data, deps));
@@ -138,7 +141,37 @@ function withRequestObject(data: ContextData, resource: JsonObject): ContextData
   return extendContext(data, { request: { ...request, object: resource } });
 }
 
-async function mutateForEach(list: CompiledForEach[], resource: JsonObject, data: ContextData, deps: MutateDeps, nesting: number): Promise<Response> {
+/**
+ * The foreach walk is a generator that yields the promises it must wait for
+ * (context entries loaded through the resolver). `drive` runs it synchronously
+ * until the first one, so a foreach without context costs no promise at all.
+ */
+type Walk<T> = Generator<Promise<unknown>, T, unknown>;
+
+function drive<T>(walk: Walk<T>): T | Promise<T> {
+  const first = walk.next();
+  if (first.done) return first.value;
+  return (async () => {
+    let step = first;
+    for (;;) {
+      let value: unknown;
+      let failed = false;
+      let error: unknown;
+      try {
+        value = await step.value;
+      } catch (err) {
+        failed = true;
+        error = err;
+      }
+      // A rejected wait is thrown into the walk where it waited (its own try/catch answers).
+      const next = failed ? walk.throw(error) : walk.next(value);
+      if (next.done) return next.value;
+      step = next;
+    }
+  })();
+}
+
+function* mutateForEach(list: CompiledForEach[], resource: JsonObject, data: ContextData, deps: MutateDeps, nesting: number): Walk<Response> {
   let applied = 0;
   let current = resource;
   let currentData = data;
@@ -151,7 +184,7 @@ async function mutateForEach(list: CompiledForEach[], resource: JsonObject, data
       return errorResponse(`failed to evaluate list ${fe.list}: ${m}`, e);
     }
     const elements = Array.isArray(value) ? value : [value];
-    const resp = await mutateElements(fe, elements, current, currentData, deps, nesting);
+    const resp = yield* mutateElements(fe, elements, current, currentData, deps, nesting);
     if (resp.status === 'error') return errorResponse('failed to mutate elements', resp.message);
     if (resp.status !== 'skip') {
       applied++;
@@ -167,8 +200,8 @@ async function mutateForEach(list: CompiledForEach[], resource: JsonObject, data
 const elementKeys = Array.from({ length: 8 }, (_, i) => `element${i}`);
 const indexKeys = Array.from({ length: 8 }, (_, i) => `elementIndex${i}`);
 
-async function mutateElements(fe: CompiledForEach, elements: JsonValue[], resource: JsonObject, data: ContextData,
-  deps: MutateDeps, nesting: number): Promise<Response> {
+function* mutateElements(fe: CompiledForEach, elements: JsonValue[], resource: JsonObject, data: ContextData,
+  deps: MutateDeps, nesting: number): Walk<Response> {
   let patched = resource;
   const elementKey = elementKeys[nesting] ?? `element${nesting}`;
   const indexKey = indexKeys[nesting] ?? `elementIndex${nesting}`;
@@ -193,7 +226,8 @@ async function mutateElements(fe: CompiledForEach, elements: JsonValue[], resour
     if (loadsContext) {
       if (!deps.loadContext) return errorResponse(`failed to load to mutate.foreach[${index}].context`, 'no context loader');
       try {
-        await deps.loadContext(fe.context!, elementData);
+        const loading = deps.loadContext(fe.context!, elementData);
+        if (loading instanceof Promise) yield loading;
       } catch (e) {
         return errorResponse(`failed to load to mutate.foreach[${index}].context`, e);
       }
@@ -208,7 +242,7 @@ async function mutateElements(fe: CompiledForEach, elements: JsonValue[], resour
       if (!ok) continue;
     }
     const resp = fe.nested
-      ? await mutateForEach(fe.nested, patched, elementData, deps, nesting + 1)
+      ? yield* mutateForEach(fe.nested, patched, elementData, deps, nesting + 1)
       : applyPatcher(fe.patcher, patched, elementData, deps);
     if (resp.status === 'error') return resp;
     if (resp.status === 'pass') patched = resp.resource;

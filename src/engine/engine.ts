@@ -357,17 +357,20 @@ export class Engine {
       if (!(rule.raw.validate as { podSecurity?: unknown } | undefined)?.podSecurity) return exceptionSkip(exceptions);
       env.exceptions = exceptions;
     }
-    const fail = (err: unknown): HandlerResult => ({ status: 'error', message: `rule ${rule.name} execution error: ${(err as Error).message}` });
     try {
       const r = rule.handler(env);
-      return r instanceof Promise ? r.catch(fail) : r;
+      return r instanceof Promise ? r.catch((err: unknown) => executionError(rule, err)) : r;
     } catch (err) {
-      return fail(err);
+      return executionError(rule, err);
     }
   }
 }
 
 interface RuleRun { result: HandlerResult; response: RuleResponse }
+
+function executionError(rule: CompiledRule, err: unknown): HandlerResult {
+  return { status: 'error', message: `rule ${rule.name} execution error: ${(err as Error).message}` };
+}
 
 function toRun(rule: CompiledRule, result: HandlerResult): RuleRun {
   const response: RuleResponse = { name: rule.name, type: rule.type, status: result.status, message: result.message };

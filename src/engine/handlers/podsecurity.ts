@@ -16,6 +16,7 @@ export function compilePodSecurityHandler(ruleName: string, validate: JsonObject
     return () => ({ status: 'error', message });
   }
   const psa = podSecurityException(spec);
+  const passed = podSecurityPassMessage(ruleName);
   return ({ resource, exceptions }) => {
     if (exceptions) {
       const whole = psa.before(exceptions);
@@ -28,7 +29,7 @@ export function compilePodSecurityHandler(ruleName: string, validate: JsonObject
       return { status: 'error', message: `Error while getting new resource: ${(err as Error).message}` };
     }
     const r = evaluate(pod);
-    if (r.allowed) return { status: 'pass', message: podSecurityPassMessage(ruleName) };
+    if (r.allowed) return { status: 'pass', message: passed };
     const kind = String(resource.kind ?? '');
     let violations = r.violations;
     if (exceptions) {

@@ -71,9 +71,9 @@ export function capabilitiesBaseline(pod: PodView): CheckOutcome | null {
   const all: string[] = [];
   const errors: FieldError[] = [];
   visitContainers(pod, (c, path) => {
-    const caps = asObj(securityContext(c)?.capabilities);
-    if (!caps) return;
-    const bad = asArr(caps.add).map(asStr).filter((cap) => !DEFAULT_CAPABILITIES.has(cap));
+    const add = asObj(securityContext(c)?.capabilities)?.add;
+    if (!Array.isArray(add) || add.length === 0) return;
+    const bad = add.map(asStr).filter((cap) => !DEFAULT_CAPABILITIES.has(cap));
     if (!bad.length) return;
     badContainers.push(containerName(c));
     all.push(...bad);
@@ -120,13 +120,14 @@ export function hostPorts(pod: PodView): CheckOutcome | null {
   const errors: FieldError[] = [];
   visitContainers(pod, (c, path) => {
     let bad = false;
-    asArr(c.ports).forEach((p, i) => {
-      const hostPort = asObj(p)?.hostPort;
-      if (typeof hostPort !== 'number' || hostPort === 0) return;
+    const list = asArr(c.ports);
+    for (let i = 0; i < list.length; i++) {
+      const hostPort = asObj(list[i])?.hostPort;
+      if (typeof hostPort !== 'number' || hostPort === 0) continue;
       bad = true;
       ports.push(String(hostPort));
       errors.push(forbidden(`${path}.ports[${i}].hostPort`, hostPort));
-    });
+    }
     if (bad) badContainers.push(containerName(c));
   });
   if (!badContainers.length) return null;

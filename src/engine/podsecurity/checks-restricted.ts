@@ -45,26 +45,30 @@ export function capabilitiesRestricted1_22(pod: PodView): CheckOutcome | null {
   const addingErrs: FieldError[] = [];
   const forbiddenCaps: string[] = [];
   visitContainers(pod, (c, path) => {
+    // Field paths and lists are built only on failure: this runs for every container of every Pod.
     const caps = asObj(securityContext(c)?.capabilities);
-    // Field paths are built only on failure: this runs for every container of every Pod.
-    const dropField = () => `${path}.securityContext.capabilities.drop`;
     if (!caps) {
       missingDrop.push(containerName(c));
-      missingDropErrs.push(required(dropField()));
+      missingDropErrs.push(required(`${path}.securityContext.capabilities.drop`));
       return;
     }
-    const drop = asArr(caps.drop).map(asStr);
-    if (!drop.includes('ALL')) {
+    const dropList = asArr(caps.drop);
+    if (!dropList.includes('ALL')) {
+      const drop = dropList.map(asStr);
+      const field = `${path}.securityContext.capabilities.drop`;
       missingDrop.push(containerName(c));
-      missingDropErrs.push(drop.length ? forbidden(dropField(), sortedSet(drop)) : required(dropField()));
+      missingDropErrs.push(drop.length ? forbidden(field, sortedSet(drop)) : required(field));
     }
-    const bad = asArr(caps.add).map(asStr).filter((cap) => cap !== 'NET_BIND_SERVICE');
+    const add = caps.add;
+    if (!Array.isArray(add) || add.length === 0) return;
+    const bad = add.map(asStr).filter((cap) => cap !== 'NET_BIND_SERVICE');
     if (bad.length) {
       adding.push(containerName(c));
       forbiddenCaps.push(...bad);
       addingErrs.push(forbidden(`${path}.securityContext.capabilities.add`, sortedSet(bad)));
     }
   });
+  if (!missingDrop.length && !adding.length) return null;
   const details: string[] = [];
   if (missingDrop.length) details.push(`${setterList(missingDrop)} must set securityContext.capabilities.drop=["ALL"]`);
   if (adding.length) {
@@ -124,15 +128,14 @@ export function runAsNonRoot1_0(pod: PodView): CheckOutcome | null {
   const implicitErrs: FieldError[] = [];
   visitContainers(pod, (c, path) => {
     const value = securityContext(c)?.runAsNonRoot;
-    const field = () => `${path}.securityContext.runAsNonRoot`;
     if (typeof value === 'boolean') {
       if (!value) {
         explicit.push(containerName(c));
-        setterErrs.push(forbidden(field(), false));
+        setterErrs.push(forbidden(`${path}.securityContext.runAsNonRoot`, false));
       }
     } else if (!podRunAsNonRoot) {
       implicit.push(containerName(c));
-      implicitErrs.push(required(field()));
+      implicitErrs.push(required(`${path}.securityContext.runAsNonRoot`));
     }
   });
   if (explicit.length) setters.push(setterList(explicit));
@@ -188,16 +191,15 @@ export function seccompRestricted1_19(pod: PodView): CheckOutcome | null {
   const implicitErrs: FieldError[] = [];
   visitContainers(pod, (c, path) => {
     const profile = asObj(securityContext(c)?.seccompProfile);
-    const field = () => `${path}.securityContext.seccompProfile.type`;
     if (profile) {
       if (!validSeccompType(profile.type)) {
         explicit.push(containerName(c));
-        setterErrs.push(forbidden(field(), asStr(profile.type)));
+        setterErrs.push(forbidden(`${path}.securityContext.seccompProfile.type`, asStr(profile.type)));
         badValues.push(asStr(profile.type));
       }
     } else if (!podSet) {
       implicit.push(containerName(c));
-      implicitErrs.push(required(field()));
+      implicitErrs.push(required(`${path}.securityContext.seccompProfile.type`));
     }
   });
   if (explicit.length) setters.push(setterList(explicit));

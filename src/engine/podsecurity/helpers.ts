@@ -9,8 +9,11 @@ export function asObj(v: unknown): JsonObj | undefined {
   return v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as JsonObj) : undefined;
 }
 
-export function asArr(v: unknown): unknown[] {
-  return Array.isArray(v) ? v : [];
+const NO_ITEMS: readonly unknown[] = Object.freeze([]);
+
+/** The list, or a shared empty one (read-only: checks only read what they get). */
+export function asArr(v: unknown): readonly unknown[] {
+  return Array.isArray(v) ? v : NO_ITEMS;
 }
 
 export function asStr(v: unknown): string {

@@ -115,29 +115,24 @@ const ANCHOR_BITS = bit(CONDITION) | bit(GLOBAL) | bit(ADD);
 function walkMap(holder: Holder, slot: string | number, map: JsonObject, resource: JsonValue | undefined, match: PatternMatcher,
   once: boolean): Failure {
   let pattern = map;
-  // JSON maps have only own enumerable keys: one Object.keys serves every pass.
-  let keys = Object.keys(pattern);
+  // JSON maps have only own enumerable keys; for-in walks them without allocating.
   let kinds = 0;
-  for (let i = 0; i < keys.length; i++) kinds |= bit(kindOf(keys[i]!));
+  for (const k in pattern) kinds |= bit(kindOf(k));
   if ((kinds & ANCHOR_BITS) !== 0) {
     if ((kinds & bit(ADD)) !== 0) {
       const resolved = resolveAddIfNotPresent(pattern, resource);
-      if (resolved) {
-        (holder as Record<string | number, JsonValue>)[slot] = pattern = resolved;
-        keys = Object.keys(pattern);
-      }
+      if (resolved) (holder as Record<string | number, JsonValue>)[slot] = pattern = resolved;
     }
     if ((kinds & bit(GLOBAL)) !== 0) {
-      const g = checkConditions(pattern, keys, resource, GLOBAL, match);
+      const g = checkConditions(pattern, resource, GLOBAL, match);
       if (g) return new GlobalConditionError(g);
     }
     if ((kinds & bit(CONDITION)) !== 0) {
-      const c = checkConditions(pattern, keys, resource, CONDITION, match);
+      const c = checkConditions(pattern, resource, CONDITION, match);
       if (c) return new ConditionError(c);
     }
   }
-  for (let i = 0; i < keys.length; i++) {
-    const key = keys[i]!;
+  for (const key in pattern) {
     const kind = kindOf(key);
     if (kind === CONDITION || kind === GLOBAL || kind === ADD) continue;
     const value = pattern[key];
@@ -172,9 +167,8 @@ function resolveAddIfNotPresent(pattern: JsonObject, resource: JsonValue | undef
 }
 
 /** Returns the first failure reason, or '' when every selected condition holds. */
-function checkConditions(pattern: JsonObject, keys: string[], resource: JsonValue | undefined, which: number, match: PatternMatcher): string {
-  for (let i = 0; i < keys.length; i++) {
-    const k = keys[i]!;
+function checkConditions(pattern: JsonObject, resource: JsonValue | undefined, which: number, match: PatternMatcher): string {
+  for (const k in pattern) {
     if (kindOf(k) !== which) continue;
     const key = anchoredKey(k);
     if (!isMap(resource) || !Object.hasOwn(resource, key)) return `could not found "${key}" key in the resource`;

@@ -30,14 +30,16 @@ const PASS: PatternOutcome = Object.freeze({ ok: true });
 const pool: WalkState[] = [];
 
 /** One walk; the anchor-key tracking is only switched on when asked for. */
-function walkWith<T>(walk: Walk, resource: unknown, track: boolean, done: (err: WalkError | null, st: WalkState) => T): T {
+function walkWith<T>(walk: Walk, resource: unknown, track: boolean, done: (err: WalkError | null, st: WalkState) => T, quiet = false): T {
   const st = pool.pop() ?? new WalkState();
   st.n = 0;
   st.anchorsSeen = track ? new Map() : null;
+  st.quiet = quiet;
   try {
     return done(walk(resource, st), st);
   } finally {
     st.anchorsSeen = null;
+    st.quiet = false;
     pool.push(st);
   }
 }
@@ -83,7 +85,7 @@ export function compilePattern(pattern: JsonValue): CompiledPattern {
  */
 export function compilePatternTest(pattern: JsonValue): (resource: unknown) => boolean {
   const walk = compileNode(substituteReferences(pattern));
-  return (resource) => walkWith(walk, resource ?? null, false, errorOf) === null;
+  return (resource) => walkWith(walk, resource ?? null, false, errorOf, true) === null;
 }
 
 /**

@@ -38,10 +38,18 @@ export class WalkError {
   }
 }
 
+/**
+ * What a verdict-only walk (`WalkState.quiet`) returns instead of rendering a
+ * failure: only the kind matters to the walk, and nobody reads path or message.
+ */
+const QUIET: readonly WalkError[] = [PLAIN, CONDITIONAL, GLOBAL].map((kind) => new WalkError('', kind, ''));
+
 /** Per-evaluation state: the path stack, and (on a re-run) anchor-key tracking. */
 export class WalkState {
   segs: (string | number)[] = [];
   n = 0;
+  /** Only the verdict is wanted: the usual failures skip building paths and messages. */
+  quiet = false;
   /** Kyverno's AnchorMap: raw anchor key -> seen in some resource map. Null unless tracking. */
   anchorsSeen: Map<string, boolean> | null = null;
   push(seg: string | number): void { this.segs[this.n++] = seg; }
@@ -96,6 +104,7 @@ function compileLeafWalk(pattern: unknown): Walk {
   const match = compileLeaf(pattern);
   const shown = goPatternValue(pattern);
   const fail = (value: unknown, st: WalkState): WalkError => {
+    if (st.quiet) return QUIET[PLAIN]!;
     const path = st.path();
     return new WalkError(path, PLAIN, () => `resource value '${goValue(value)}' does not match '${shown}' at path ${path}`);
   };
@@ -200,7 +209,8 @@ function conditionEntry(child: Walk): EntryRun {
     }
     const err = child(map[key], st);
     st.pop();
-    return err ? new WalkError(err.path, CONDITIONAL, () => `conditional anchor mismatch: ${err.message}`) : null;
+    if (!err) return null;
+    return st.quiet ? QUIET[CONDITIONAL]! : new WalkError(err.path, CONDITIONAL, () => `conditional anchor mismatch: ${err.message}`);
   };
 }
 
@@ -212,7 +222,7 @@ function ifPresentEntry(child: Walk, global: boolean): EntryRun {
     const err = child(map[key], st);
     st.pop();
     if (!err || !global) return err;
-    return new WalkError(err.path, GLOBAL, () => `global anchor mismatch: ${err.message}`);
+    return st.quiet ? QUIET[GLOBAL]! : new WalkError(err.path, GLOBAL, () => `global anchor mismatch: ${err.message}`);
   };
 }
 

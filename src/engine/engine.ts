@@ -79,7 +79,7 @@ const isMutatePhase = (r: CompiledRule) => r.type === 'Mutation' || r.type === '
 interface PhaseEntry { policy: CompiledPolicy; index: number; rules: readonly CompiledRule[] }
 
 /** The phases for one resource kind, worked out once per kind instead of per review. */
-interface KindPlan { mutate: PhaseEntry[]; validateWebhook: PhaseEntry[]; validateCli: PhaseEntry[] }
+interface KindPlan { mutate: PhaseEntry[]; validateWebhook: PhaseEntry[]; validateCli: PhaseEntry[]; generate: PhaseEntry[] }
 
 function phaseEntries(policies: readonly CompiledPolicy[], kind: string, inPhase: (r: CompiledRule) => boolean): PhaseEntry[] {
   const out: PhaseEntry[] = [];
@@ -97,7 +97,89 @@ function kindPlan(policies: readonly CompiledPolicy[], kind: string): KindPlan {
     mutate: phaseEntries(policies, kind, isMutatePhase),
     validateWebhook: phaseEntries(policies, kind, isValidatePhaseWebhook),
     validateCli: phaseEntries(policies, kind, isValidatePhaseCli),
+    // Generate rules are matched in full (no kind pre-filter), CEL policies have none.
+    generate: policies.flatMap((policy, index) => {
+      const rules = policy.rules.filter((r) => r.type === 'Generation');
+      return rules.length > 0 ? [{ policy, index, rules }] : [];
+    }),
   };
+}
+
+const MUTATE = 0, VALIDATE = 1, GENERATE = 2;
+
+/** The state of one evaluate() call, carried from rule to rule (and across any wait). */
+class Evaluation {
+  readonly input: AdmissionInput;
+  readonly options: EvaluateOptions;
+  readonly plan: KindPlan;
+  readonly pinned: ReadonlySet<string> | undefined;
+  readonly #withImages: boolean;
+  /** The object as mutated so far (input.object until a mutation applies). */
+  resource: KubeObject | null;
+  #seed: ContextSeed | undefined;
+  #seedFor: KubeObject | null = null;
+  // Results by policy position, kept in the order policies are first reached.
+  readonly #slots: (PolicyResult | undefined)[];
+  readonly #ordered: PolicyResult[] = [];
+  /** Policy timings: one clock reading per policy, the end of one being the start of the next (-1: read it afresh). */
+  clock = -1;
+  #t0 = 0;
+
+  constructor(input: AdmissionInput, options: EvaluateOptions, policies: readonly CompiledPolicy[], plan: KindPlan, withImages: boolean) {
+    this.input = input;
+    this.options = options;
+    this.plan = plan;
+    this.pinned = options.variables ? new Set(Object.keys(options.variables).map((k) => k.split('.')[0]!)) : undefined;
+    this.#withImages = withImages;
+    this.resource = input.object;
+    this.#slots = new Array(policies.length);
+  }
+
+  resultFor(policy: CompiledPolicy, index: number): PolicyResult {
+    let r = this.#slots[index];
+    if (!r) this.#ordered.push((this.#slots[index] = r = { policy, rules: [], durationMs: 0 }));
+    return r;
+  }
+
+  /** The JSON context for a rule, seeded from the object as it is now. */
+  contextFor(rule: CompiledRule): ContextData {
+    if (!this.#seed || this.#seedFor !== this.resource) {
+      this.#seed = contextSeed(this.input, this.resource, this.options.variables, this.#withImages);
+      this.#seedFor = this.resource;
+    }
+    return contextForRule(this.#seed, rule.context.length > 0);
+  }
+
+  startPolicy(): void {
+    this.#t0 = this.clock >= 0 ? this.clock : performance.now();
+  }
+
+  /** Closes the policy's timing; returns where the walk goes next (the following entry). */
+  endPolicy(pr: PolicyResult, entry: number): [number, number] {
+    this.clock = performance.now();
+    pr.durationMs += this.clock - this.#t0;
+    return [entry + 1, 0];
+  }
+
+  /** Records a mutate rule's run; true when the policy stops here (applyRules: One). */
+  mutated(policy: CompiledPolicy, pr: PolicyResult, run: RuleRun): boolean {
+    pr.rules.push(run.response);
+    if (run.result.patchedResource && run.result.status === 'pass') this.resource = run.result.patchedResource;
+    return policy.applyOne && run.result.status !== 'skip';
+  }
+
+  /** Records a validate rule's response; true when the policy stops here (applyRules: One). */
+  validated(policy: CompiledPolicy, pr: PolicyResult, response: RuleResponse): boolean {
+    pr.rules.push(response);
+    return policy.applyOne && response.status !== 'skip';
+  }
+
+  finish(): EvaluationResult {
+    const { input, resource } = this;
+    const results = this.#ordered.filter((r) => r.rules.length > 0);
+    const patches = resource !== input.object && input.object && resource ? diffPatch(input.object, resource) : [];
+    return { results, patchedResource: resource, patches };
+  }
 }
 
 /** Kinds planned at most; a stream of invented kinds cannot grow the cache without bound. */
@@ -138,115 +220,145 @@ export class Engine {
     return plan;
   }
 
-  async evaluate(input: AdmissionInput, options: EvaluateOptions): Promise<EvaluationResult> {
+  /**
+   * Evaluates the input. The phases run synchronously as long as every rule
+   * answers synchronously (the common case: no allocation of an async frame per
+   * review); where one has to wait, the walk continues from that rule once it has.
+   */
+  evaluate(input: AdmissionInput, options: EvaluateOptions): Promise<EvaluationResult> {
     const policies = options.policies ?? this.policies;
-    const pinned = options.variables ? new Set(Object.keys(options.variables).map((k) => k.split('.')[0]!)) : undefined;
-    // Results by policy position, kept in the order policies are first reached.
-    const slots: (PolicyResult | undefined)[] = new Array(policies.length);
-    const ordered: PolicyResult[] = [];
-    const resultFor = (p: CompiledPolicy, index: number) => {
-      let r = slots[index];
-      if (!r) ordered.push((slots[index] = r = { policy: p, rules: [], durationMs: 0 }));
-      return r;
-    };
-    let resource = input.object;
-    const kind = input.kind.kind;
-    // Another policy list than the engine's: keep `images` (not worth scanning per call).
-    const withImages = options.policies === undefined ? this.#usesImages : true;
-    let seed: ContextSeed | undefined;
-    let seedFor: KubeObject | null = null;
+    const st = new Evaluation(input, options, policies, this.planFor(policies, input.kind.kind),
+      // Another policy list than the engine's: keep `images` (not worth scanning per call).
+      options.policies === undefined ? this.#usesImages : true);
+    let pending: Promise<void> | undefined;
+    try {
+      pending = this.runPhases(st, MUTATE);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return pending ? pending.then(() => st.finish()) : Promise.resolve(st.finish());
+  }
 
-    const plan = this.planFor(policies, kind);
-    // Policy timings: one clock reading per policy, the end of one policy being the
-    // start of the next (-1 after CEL policies, which time themselves).
-    let clock = -1;
-    if (options.mode !== 'validate' && resource) {
-      for (const { policy, index, rules } of plan.mutate) {
-        if (policy.cel) {
-          if (policy.cel.type === 'mutating') {
-            const t0 = performance.now();
-            const subject: AdmissionInput = { ...input, object: resource };
-            const mpol = policy.cel.policy;
-            const out: MpolOutcome = await this.celEvaluate(input, (opts) => mpol.evaluate(subject, opts));
-            const pr = resultFor(policy, index);
-            for (const r of out.results) pr.rules.push({ name: r.rule, type: 'Mutation', status: r.status, message: r.message });
-            if (out.patched) resource = out.patched;
-            pr.durationMs += performance.now() - t0;
-          } else if (policy.cel.type === 'validating' && policy.cel.policy.mutateDigest) {
-            resource = await this.celMutateDigest(policy, policy.cel.policy.mutateDigest, input, resource, () => resultFor(policy, index));
-          }
-          clock = -1;
-          continue;
+  /** Runs the phases from `phase` on; a promise only when something had to be waited for. */
+  private runPhases(st: Evaluation, phase: number): Promise<void> | undefined {
+    const mode = st.options.mode;
+    if (phase === MUTATE) {
+      const p = mode !== 'validate' && st.resource ? this.mutatePhase(st, 0, 0) : undefined;
+      if (p) return p.then(() => this.runPhases(st, VALIDATE));
+      phase = VALIDATE;
+    }
+    if (phase === VALIDATE) {
+      const p = mode !== 'mutate' ? this.validatePhase(st, 0, 0) : undefined;
+      if (p) return p.then(() => this.runPhases(st, GENERATE));
+    }
+    return mode === 'all' && st.plan.generate.length > 0 ? this.generatePhase(st) : undefined;
+  }
+
+  /** Mutate rules from entry `e`, rule `r` on, each on the previous result. */
+  private mutatePhase(st: Evaluation, e: number, r: number): Promise<void> | undefined {
+    const entries = st.plan.mutate;
+    for (; e < entries.length; e++, r = 0) {
+      const { policy, index, rules } = entries[e]!;
+      if (policy.cel) {
+        const cel = policy.cel;
+        if (cel.type !== 'mutating' && !(cel.type === 'validating' && cel.policy.mutateDigest)) continue;
+        st.clock = -1;
+        const next = e + 1;
+        return this.celMutate(st, policy, index).then(() => this.mutatePhase(st, next, 0));
+      }
+      const pr = st.resultFor(policy, index);
+      if (rules.length === 0) continue;
+      if (r === 0) st.startPolicy();
+      for (; r < rules.length; r++) {
+        const rule = rules[r]!;
+        const resource = st.resource!;
+        if (!rule.matches({ input: st.input, resource })) continue;
+        const run = this.runMatched(policy, rule, st.input, resource, st.contextFor(rule), st.pinned, 'mutate');
+        if (run instanceof Promise) {
+          const here: [number, number] = [e, r + 1];
+          return run.then((res) => this.mutatePhase(st, ...(st.mutated(policy, pr, res) ? st.endPolicy(pr, here[0]) : here)));
         }
-        const pr = resultFor(policy, index);
-        if (rules.length === 0) continue;
-        const t0 = clock >= 0 ? clock : performance.now();
-        for (const rule of rules) {
-          if (!rule.matches({ input, resource })) continue;
-          if (!seed || seedFor !== resource) { seed = contextSeed(input, resource, options.variables, withImages); seedFor = resource; }
-          const run = this.runMatched(policy, rule, input, resource, contextForRule(seed, rule.context.length > 0), pinned, 'mutate');
-          const res = run instanceof Promise ? await run : run;
-          pr.rules.push(res.response);
-          if (res.result.patchedResource && res.result.status === 'pass') resource = res.result.patchedResource;
-          if (policy.applyOne && res.result.status !== 'skip') break;
+        if (st.mutated(policy, pr, run)) break;
+      }
+      st.endPolicy(pr, e);
+    }
+    return undefined;
+  }
+
+  /** Validate rules (and on /validate image re-verification) from entry `e`, rule `r` on, on the mutated object. */
+  private validatePhase(st: Evaluation, e: number, r: number): Promise<void> | undefined {
+    const entries = st.options.mode === 'validate' ? st.plan.validateWebhook : st.plan.validateCli;
+    const validated = st.resource ?? st.input.oldObject;
+    for (; e < entries.length; e++, r = 0) {
+      const { policy, index, rules } = entries[e]!;
+      if (policy.cel) {
+        if (policy.cel.type !== 'validating' && policy.cel.type !== 'unsupported') continue;
+        st.clock = -1;
+        const next = e + 1;
+        return this.celValidatePolicy(st, policy, index).then(() => this.validatePhase(st, next, 0));
+      }
+      const pr = st.resultFor(policy, index);
+      if (rules.length === 0 || !validated) continue;
+      if (r === 0) st.startPolicy();
+      for (; r < rules.length; r++) {
+        const rule = rules[r]!;
+        if (!rule.matches({ input: st.input, resource: validated })) continue;
+        const run = this.runMatched(policy, rule, st.input, validated, st.contextFor(rule), st.pinned, 'validate');
+        if (run instanceof Promise || (run.response.status === 'fail' && rule.type === 'Validation' && st.options.allowExistingViolations)) {
+          const here: [number, number] = [e, r + 1];
+          const resume = (response: RuleResponse) => this.validatePhase(st, ...(st.validated(policy, pr, response) ? st.endPolicy(pr, here[0]) : here));
+          return Promise.resolve(run).then((res) => this.checkExisting(st, policy, rule, res.response)).then(resume);
         }
-        clock = performance.now();
-        pr.durationMs += clock - t0;
+        const response = run.response;
+        if (st.validated(policy, pr, response)) break;
+      }
+      st.endPolicy(pr, e);
+    }
+    return undefined;
+  }
+
+  /** allowExistingViolations (admission only): a failure the old object already had is a skip. */
+  private async checkExisting(st: Evaluation, policy: CompiledPolicy, rule: CompiledRule, response: RuleResponse): Promise<RuleResponse> {
+    if (response.status !== 'fail' || rule.type !== 'Validation' || !st.options.allowExistingViolations) return response;
+    return this.existingViolation(policy, rule, st.input, response, st.options.variables, st.pinned);
+  }
+
+  private async celMutate(st: Evaluation, policy: CompiledPolicy, index: number): Promise<void> {
+    const cel = policy.cel!;
+    const input = st.input;
+    if (cel.type === 'mutating') {
+      const t0 = performance.now();
+      const subject: AdmissionInput = { ...input, object: st.resource };
+      const out: MpolOutcome = await this.celEvaluate(input, (opts) => cel.policy.evaluate(subject, opts));
+      const pr = st.resultFor(policy, index);
+      for (const r of out.results) pr.rules.push({ name: r.rule, type: 'Mutation', status: r.status, message: r.message });
+      if (out.patched) st.resource = out.patched;
+      pr.durationMs += performance.now() - t0;
+    } else if (cel.type === 'validating' && cel.policy.mutateDigest) {
+      st.resource = await this.celMutateDigest(policy, cel.policy.mutateDigest, input, st.resource!, () => st.resultFor(policy, index));
+    }
+  }
+
+  private async celValidatePolicy(st: Evaluation, policy: CompiledPolicy, index: number): Promise<void> {
+    const t0 = performance.now();
+    const rules = await this.celValidate(policy, st.input, st.resource);
+    if (rules.length === 0) return;
+    const pr = st.resultFor(policy, index);
+    pr.rules.push(...rules);
+    pr.durationMs += performance.now() - t0;
+  }
+
+  /** Generate rules (offline only: `portcullis test` compares their output). */
+  private async generatePhase(st: Evaluation): Promise<void> {
+    const trigger = st.resource ?? st.input.oldObject;
+    if (!trigger) return;
+    for (const { policy, index, rules } of st.plan.generate) {
+      const pr = st.resultFor(policy, index);
+      for (const rule of rules) {
+        const res = await this.runRule(policy, rule, st.input, trigger, st.contextFor(rule), st.pinned, 'validate');
+        if (res) pr.rules.push(res.response);
       }
     }
-
-    if (options.mode !== 'mutate') {
-      const validated = resource ?? input.oldObject;
-      for (const { policy, index, rules } of options.mode === 'validate' ? plan.validateWebhook : plan.validateCli) {
-        if (policy.cel) {
-          const t0 = performance.now();
-          const celRules = await this.celValidate(policy, input, resource);
-          if (celRules.length > 0) {
-            const pr = resultFor(policy, index);
-            pr.rules.push(...celRules);
-            pr.durationMs += performance.now() - t0;
-          }
-          clock = -1;
-          continue;
-        }
-        const pr = resultFor(policy, index);
-        if (rules.length === 0 || !validated) continue;
-        const t0 = clock >= 0 ? clock : performance.now();
-        for (const rule of rules) {
-          if (!rule.matches({ input, resource: validated })) continue;
-          if (!seed || seedFor !== resource) { seed = contextSeed(input, resource, options.variables, withImages); seedFor = resource; }
-          const run = this.runMatched(policy, rule, input, validated, contextForRule(seed, rule.context.length > 0), pinned, 'validate');
-          const res = run instanceof Promise ? await run : run;
-          let response = res.response;
-          if (response.status === 'fail' && rule.type === 'Validation' && options.allowExistingViolations) {
-            response = await this.existingViolation(policy, rule, input, response, options.variables, pinned);
-          }
-          pr.rules.push(response);
-          if (policy.applyOne && response.status !== 'skip') break;
-        }
-        clock = performance.now();
-        pr.durationMs += clock - t0;
-      }
-    }
-
-    if (options.mode === 'all') {
-      const trigger = resource ?? input.oldObject;
-      for (let index = 0; index < policies.length; index++) {
-        const policy = policies[index]!;
-        if (!trigger || !policy.rules.some((r) => r.type === 'Generation')) continue;
-        const pr = resultFor(policy, index);
-        for (const rule of policy.rules) {
-          if (rule.type !== 'Generation') continue;
-          if (!seed || seedFor !== resource) { seed = contextSeed(input, resource, options.variables, withImages); seedFor = resource; }
-          const res = await this.runRule(policy, rule, input, trigger, contextForRule(seed, rule.context.length > 0), pinned, 'validate');
-          if (res) pr.rules.push(res.response);
-        }
-      }
-    }
-
-    const results = ordered.filter((r) => r.rules.length > 0);
-    const patches = resource !== input.object && input.object && resource ? diffPatch(input.object, resource) : [];
-    return { results, patchedResource: resource, patches };
   }
 
   private celOptions(input: AdmissionInput): VpolEvalOptions {

@@ -338,3 +338,27 @@ t.test('verifyImages required: false leaves signatures to the mutate phase; veri
   t.equal(v2.results[0]!.rules[0]!.status, 'fail');
   t.match(v2.results[0]!.rules[0]!.message, /missing digest for registry.internal\/app:1/);
 });
+
+t.test('rules that wait (context entries) and rules that do not: same order, same results, walk resumes where it waited', async (t) => {
+  const waits = `    context: [{name: limit, variable: {value: 2}}]
+`;
+  const rule = (name: string, wait: boolean, ok: boolean) => `  - name: ${name}
+    match: {any: [{resources: {kinds: [Pod]}}]}
+${wait ? waits : ''}    validate:
+      message: "${name} failed"
+      deny: {conditions: {all: [{key: ${ok ? 'false' : 'true'}, operator: Equals, value: true}]}}
+`;
+  const yaml = [
+    policy('mixed', rule('sync-pass', false, true) + rule('wait-fail', true, false) + rule('sync-after', false, true)),
+    policy('one', rule('wait-pass', true, true) + rule('never-run', false, false), '  applyRules: One\n'),
+    policy('last', rule('sync-fail', false, false)),
+  ].join('---\n');
+  const e = engineFor(yaml);
+  const r = await e.evaluate(input(pod({ containers: [{ name: 'c', image: 'nginx' }] })), { mode: 'all' });
+  t.strictSame(r.results.map((p) => [p.policy.name, p.rules.map((x) => `${x.name}:${x.status}`)]), [
+    ['mixed', ['sync-pass:pass', 'wait-fail:fail', 'sync-after:pass']],
+    ['one', ['wait-pass:pass']],
+    ['last', ['sync-fail:fail']],
+  ]);
+  t.ok(r.results.every((p) => p.durationMs >= 0), 'each policy is timed');
+});

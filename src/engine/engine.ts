@@ -121,6 +121,8 @@ class Evaluation {
   // Results by policy position, kept in the order policies are first reached.
   readonly #slots: (PolicyResult | undefined)[];
   readonly #ordered: PolicyResult[] = [];
+  /** What rules are matched against; one object, pointed at the current resource for each rule. */
+  readonly #target: { input: AdmissionInput; resource: KubeObject };
   /** Policy timings: one clock reading per policy, the end of one being the start of the next (-1: read it afresh). */
   clock = -1;
   #t0 = 0;
@@ -133,6 +135,12 @@ class Evaluation {
     this.#withImages = withImages;
     this.resource = input.object;
     this.#slots = new Array(policies.length);
+    this.#target = { input, resource: input.object as KubeObject };
+  }
+
+  matches(rule: CompiledRule, resource: KubeObject): boolean {
+    this.#target.resource = resource;
+    return rule.matches(this.#target);
   }
 
   resultFor(policy: CompiledPolicy, index: number): PolicyResult {
@@ -272,7 +280,7 @@ export class Engine {
       for (; r < rules.length; r++) {
         const rule = rules[r]!;
         const resource = st.resource!;
-        if (!rule.matches({ input: st.input, resource })) continue;
+        if (!st.matches(rule, resource)) continue;
         const run = this.runMatched(policy, rule, st.input, resource, st.contextFor(rule), st.pinned, 'mutate');
         if (run instanceof Promise) {
           const here: [number, number] = [e, r + 1];
@@ -302,7 +310,7 @@ export class Engine {
       if (r === 0) st.startPolicy();
       for (; r < rules.length; r++) {
         const rule = rules[r]!;
-        if (!rule.matches({ input: st.input, resource: validated })) continue;
+        if (!st.matches(rule, validated)) continue;
         const run = this.runMatched(policy, rule, st.input, validated, st.contextFor(rule), st.pinned, 'validate');
         if (run instanceof Promise || (run.response.status === 'fail' && rule.type === 'Validation' && st.options.allowExistingViolations)) {
           const here: [number, number] = [e, r + 1];

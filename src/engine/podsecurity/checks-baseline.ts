@@ -5,11 +5,17 @@
  */
 import {
   asArr, asObj, asStr, containerName, forbidden, inUserNamespace, isSet, joinQuote, pluralize,
-  podSecurityContext, quote, securityContext, sortedSet, byteCompare, visitContainers,
+  podSecurityContext, quote, securityContext, someContainerContext, sortedSet, byteCompare, visitContainers,
 } from './helpers.ts';
 import type { CheckOutcome, FieldError, JsonObj, PodView } from './types.ts';
 
 const APPARMOR_ANNOTATION_PREFIX = 'container.apparmor.security.beta.kubernetes.io/';
+
+function hasAppArmorAnnotation(pod: PodView): boolean {
+  const ann = asObj(pod.metadata?.annotations);
+  if (ann) for (const k in ann) if (k.startsWith(APPARMOR_ANNOTATION_PREFIX)) return true;
+  return false;
+}
 
 /** The AppArmor annotations, sorted (Go ranges over a map in random order; sorting keeps our output deterministic). */
 function appArmorAnnotations(pod: PodView): [string, string][] {
@@ -24,7 +30,16 @@ function setterList(name: string[]): string {
   return `${pluralize('container', 'containers', name.length)} ${joinQuote(name)}`;
 }
 
+// Superset guards of the checks below: the passing Pod is answered without the reporting walk.
+const hasAppArmorProfile = (sc: JsonObj) => sc.appArmorProfile !== undefined;
+const hasPrivileged = (sc: JsonObj) => sc.privileged === true;
+const hasProcMount = (sc: JsonObj) => isSet(sc.procMount);
+const hasSeccompProfile = (sc: JsonObj) => sc.seccompProfile !== undefined;
+const hasWindowsOptions = (sc: JsonObj) => sc.windowsOptions !== undefined;
+const hasSeLinuxOptions = (sc: JsonObj) => sc.seLinuxOptions !== undefined;
+
 export function appArmorProfile(pod: PodView): CheckOutcome | null {
+  if (podSecurityContext(pod)?.appArmorProfile === undefined && !someContainerContext(pod, hasAppArmorProfile) && !hasAppArmorAnnotation(pod)) return null;
   const allowedType = (t: unknown) => t === 'RuntimeDefault' || t === 'Localhost';
   const setters: string[] = [];
   const errors: FieldError[] = [];
@@ -101,6 +116,7 @@ export function hostNamespaces(pod: PodView): CheckOutcome | null {
 }
 
 export function hostPathVolumes(pod: PodView): CheckOutcome | null {
+  if (!Array.isArray(pod.spec.volumes) || pod.spec.volumes.length === 0) return null;
   const names: string[] = [];
   const errors: FieldError[] = [];
   asArr(pod.spec.volumes).forEach((v, i) => {
@@ -179,6 +195,7 @@ export function hostProbesAndHostLifecycle(pod: PodView): CheckOutcome | null {
 }
 
 export function privileged(pod: PodView): CheckOutcome | null {
+  if (!someContainerContext(pod, hasPrivileged)) return null;
   const badContainers: string[] = [];
   const errors: FieldError[] = [];
   visitContainers(pod, (c, path) => {
@@ -192,6 +209,7 @@ export function privileged(pod: PodView): CheckOutcome | null {
 
 /** procMount must be unset or "Default". */
 export function procMountStrict(pod: PodView): CheckOutcome | null {
+  if (!someContainerContext(pod, hasProcMount)) return null;
   const badContainers: string[] = [];
   const types: string[] = [];
   const errors: FieldError[] = [];
@@ -217,6 +235,7 @@ export function procMountUserNamespaceAware(pod: PodView): CheckOutcome | null {
 
 function seLinuxOptionsWith(allowedTypes: ReadonlySet<string>) {
   return (pod: PodView): CheckOutcome | null => {
+    if (podSecurityContext(pod)?.seLinuxOptions === undefined && !someContainerContext(pod, hasSeLinuxOptions)) return null;
     const setters: string[] = [];
     const errors: FieldError[] = [];
     const badTypes: string[] = [];
@@ -301,6 +320,7 @@ export function seccompBaselineAnnotations(pod: PodView): CheckOutcome | null {
 
 /** v1.19+: seccompProfile.type, where set, must be RuntimeDefault or Localhost. */
 export function seccompBaselineFields(pod: PodView): CheckOutcome | null {
+  if (podSecurityContext(pod)?.seccompProfile === undefined && !someContainerContext(pod, hasSeccompProfile)) return null;
   const setters: string[] = [];
   const errors: FieldError[] = [];
   const badValues: string[] = [];
@@ -341,6 +361,7 @@ const SYSCTLS_1_32 = [...SYSCTLS_1_29, 'net.ipv4.tcp_rmem', 'net.ipv4.tcp_wmem']
 function sysctlsWith(allowedList: readonly string[]) {
   const allowed = new Set(allowedList);
   return (pod: PodView): CheckOutcome | null => {
+    if (asArr(podSecurityContext(pod)?.sysctls).length === 0) return null;
     const names: string[] = [];
     const errors: FieldError[] = [];
     asArr(podSecurityContext(pod)?.sysctls).forEach((s, i) => {
@@ -360,6 +381,7 @@ export const sysctls1_29 = sysctlsWith(SYSCTLS_1_29);
 export const sysctls1_32 = sysctlsWith(SYSCTLS_1_32);
 
 export function windowsHostProcess(pod: PodView): CheckOutcome | null {
+  if (podSecurityContext(pod)?.windowsOptions === undefined && !someContainerContext(pod, hasWindowsOptions)) return null;
   const setters: string[] = [];
   const errors: FieldError[] = [];
   if (asObj(podSecurityContext(pod)?.windowsOptions)?.hostProcess === true) {

@@ -3,17 +3,32 @@
  * returning reason, detail and field errors, or null when allowed.
  */
 import {
-  asArr, asObj, asStr, containerName, forbidden, inUserNamespace, isSet, isWindowsPod, joinQuote,
-  pluralize, podSecurityContext, required, securityContext, sortedSet, visitContainers,
+  asArr, asObj, asStr, CONTAINER_LISTS, containerName, forbidden, inUserNamespace, isSet, isWindowsPod, joinQuote,
+  pluralize, podSecurityContext, required, securityContext, someContainerContext, sortedSet, visitContainers,
 } from './helpers.ts';
 import { validSeccompType } from './checks-baseline.ts';
-import type { CheckOutcome, FieldError, PodView } from './types.ts';
+import type { CheckOutcome, FieldError, JsonObj, PodView } from './types.ts';
 
 function setterList(names: string[]): string {
   return `${pluralize('container', 'containers', names.length)} ${joinQuote(names)}`;
 }
 
+// Superset guards: the passing Pod is answered without the reporting walk.
+const allowsEscalation = (sc: JsonObj) => sc.allowPrivilegeEscalation !== false;
+const runsAsRoot = (sc: JsonObj) => sc.runAsUser === 0;
+
+/** True when some container sets no securityContext at all (checks that require a field fail on it). */
+function someContainerWithoutContext(pod: PodView): boolean {
+  for (const list of CONTAINER_LISTS) {
+    const items = pod.spec[list];
+    if (!Array.isArray(items)) continue;
+    for (const c of items) if (!asObj(asObj(c)?.securityContext)) return true;
+  }
+  return false;
+}
+
 export function allowPrivilegeEscalation1_8(pod: PodView): CheckOutcome | null {
+  if (!someContainerWithoutContext(pod) && !someContainerContext(pod, allowsEscalation)) return null;
   const badContainers: string[] = [];
   const errors: FieldError[] = [];
   visitContainers(pod, (c, path) => {
@@ -154,6 +169,7 @@ function relaxUserNamespace(check: (pod: PodView) => CheckOutcome | null) {
 export const runAsNonRoot1_35 = relaxUserNamespace(runAsNonRoot1_0);
 
 export function runAsUser1_23(pod: PodView): CheckOutcome | null {
+  if (podSecurityContext(pod)?.runAsUser !== 0 && !someContainerContext(pod, runsAsRoot)) return null;
   const setters: string[] = [];
   const errors: FieldError[] = [];
   if (podSecurityContext(pod)?.runAsUser === 0) {

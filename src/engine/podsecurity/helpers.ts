@@ -54,6 +54,23 @@ export function visitContainers(pod: PodView, fn: (c: JsonObj, path: string) => 
   }
 }
 
+/**
+ * True when some container's securityContext satisfies `test` — a scan that
+ * allocates nothing, for checks to skip their reporting walk on the usual
+ * passing Pod. `test` must be true for every container the check would report.
+ */
+export function someContainerContext(pod: PodView, test: (sc: JsonObj) => boolean): boolean {
+  for (const list of CONTAINER_LISTS) {
+    const items = pod.spec[list];
+    if (!Array.isArray(items)) continue;
+    for (const c of items) {
+      const sc = asObj(asObj(c)?.securityContext);
+      if (sc && test(sc)) return true;
+    }
+  }
+  return false;
+}
+
 export function containerName(c: JsonObj): string {
   return asStr(c.name);
 }

@@ -106,54 +106,11 @@ export function requestMix(): CannonRequest[] {
 
 // ---------------------------------------------------------------- child side
 
+// The measured children run bench/server-child.mjs (plain JavaScript: see its header).
 interface ChildReady { type: 'ready'; port: number }
 interface ChildRss { type: 'rss'; idle: number; peak: number }
 interface ChildCpu { type: 'cpu'; user: number; system: number }
-
-async function child(role: string, dir: string): Promise<void> {
-  const tls = { certFile: join(dir, 'tls.crt'), keyFile: join(dir, 'tls.key') };
-  let port: number;
-  if (role === 'real' || role === 'layer') {
-    // The production form: the compiled dist/ (benchServer builds it first), as the image runs it.
-    const { startServer } = await import(process.env.PORTCULLIS_BENCH_SERVER ?? '../src/server/server.ts') as typeof import('../src/server/server.ts');
-    const { pino } = await import('pino');
-    // 'layer': the same server with an engine that decides nothing, to attribute cost to HTTP/TLS/envelope vs policies.
-    const noEngine = role === 'layer' ? {
-      loader: async () => ({ policies: [], errors: [] }),
-      createDecider: () => ({ evaluate: async (input: { object: unknown }) => ({ results: [], patchedResource: input.object as never, patches: [] }) }),
-    } : {};
-    // Production logging (one info line per decision) into /dev/null.
-    const server = await startServer({
-      policyPaths: ['policies'], tls, host: '127.0.0.1', port: 0, metricsPort: 0,
-      logger: pino({ level: 'info' }, pino.destination({ dest: '/dev/null', sync: false })),
-      ...noEngine,
-    });
-    if (!server.store.current) throw new Error('the policy bundle did not load');
-    port = server.port;
-  } else {
-    const { readFile } = await import('node:fs/promises');
-    const { default: Fastify } = await import('fastify');
-    const app = Fastify({ https: { cert: await readFile(tls.certFile), key: await readFile(tls.keyFile), minVersion: 'TLSv1.2' }, bodyLimit: 3 * 1024 * 1024 });
-    const allow = async (request: { body: unknown }) => {
-      const uid = (request.body as { request: { uid: string } }).request.uid;
-      return { apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', response: { uid, allowed: true } };
-    };
-    app.post('/validate', allow);
-    app.post('/mutate', allow);
-    await app.listen({ port: 0, host: '127.0.0.1' });
-    port = (app.server.address() as { port: number }).port;
-  }
-  // Idle RSS after a full collection (both servers alike): startup garbage is not footprint.
-  global.gc?.();
-  const idle = process.memoryUsage().rss;
-  let peak = idle;
-  setInterval(() => { peak = Math.max(peak, process.memoryUsage().rss); }, 50).unref();
-  process.on('message', (m: { type: string }) => {
-    if (m.type === 'rss') process.send!({ type: 'rss', idle, peak } satisfies ChildRss);
-    if (m.type === 'cpu') process.send!({ type: 'cpu', ...process.cpuUsage() } satisfies ChildCpu);
-  });
-  process.send!({ type: 'ready', port } satisfies ChildReady);
-}
+const CHILD = fileURLToPath(new URL('./server-child.mjs', import.meta.url));
 
 // ---------------------------------------------------------------- parent side
 
@@ -163,7 +120,7 @@ type Role = 'real' | 'bare' | 'layer';
 export const SMALL_HEAP_FLAGS = ['--max-semi-space-size=8'];
 
 function spawnTarget(role: Role, dir: string, flags: readonly string[] = []): Promise<{ proc: ChildProcess; port: number }> {
-  const proc = fork(fileURLToPath(import.meta.url), ['--child', role, dir], {
+  const proc = fork(CHILD, [role, dir], {
     stdio: ['ignore', 'ignore', 'inherit', 'ipc'], execArgv: ['--expose-gc', ...flags], env: { ...process.env, PORTCULLIS_BENCH_SERVER: DIST_SERVER },
   });
   return new Promise((resolve, reject) => {
@@ -284,12 +241,7 @@ export async function runServerBench(options: ServerBenchOptions = {}): Promise<
   return { markdown: serverBenchMarkdown(figures), summary: figures, figures };
 }
 
-if (process.argv[2] === '--child') {
-  child(process.argv[3]!, process.argv[4]!).catch((err: unknown) => {
-    process.stderr.write(`bench child: ${(err as Error).stack ?? String(err)}\n`);
-    process.exit(1);
-  });
-} else if (import.meta.main) {
+if (import.meta.main) {
   const durationSec = Number(process.env.BENCH_SECONDS ?? 10);
   const figures = await benchServer({ durationSec });
   console.log(JSON.stringify(figures, null, 2));

@@ -18,17 +18,19 @@ export class BodyError extends Error {
 /** Maximum nesting of objects/arrays; real Kubernetes objects stay far below. */
 export const DEFAULT_MAX_DEPTH = 128;
 
-/** Depth of the deepest object/array in JSON text, stopping early once past `limit`. */
+/**
+ * Whether the deepest object/array in JSON text nests deeper than `limit`.
+ * Strings (most of a Kubernetes object's text) are skipped with indexOf, so
+ * the loop only visits the characters between them.
+ */
 export function jsonDepthExceeds(text: string, limit: number): boolean {
   let depth = 0;
-  let inString = false;
-  for (let i = 0; i < text.length; i++) {
+  const n = text.length;
+  for (let i = 0; i < n; i++) {
     const c = text.charCodeAt(i);
-    if (inString) {
-      if (c === 0x5c) i++; // backslash: skip the escaped char
-      else if (c === 0x22) inString = false;
-    } else if (c === 0x22) {
-      inString = true;
+    if (c === 0x22) {
+      i = closingQuote(text, i);
+      if (i < 0) return false; // unterminated string: JSON.parse rejects the text
     } else if (c === 0x7b || c === 0x5b) {
       if (++depth > limit) return true;
     } else if (c === 0x7d || c === 0x5d) {
@@ -36,6 +38,19 @@ export function jsonDepthExceeds(text: string, limit: number): boolean {
     }
   }
   return false;
+}
+
+/** Index of the quote closing the string opened at `open`, or -1. */
+function closingQuote(text: string, open: number): number {
+  let q = text.indexOf('"', open + 1);
+  while (q > 0) {
+    // Escaped when preceded by an odd number of backslashes.
+    let slashes = 0;
+    for (let k = q - 1; text.charCodeAt(k) === 0x5c; k--) slashes++;
+    if ((slashes & 1) === 0) return q;
+    q = text.indexOf('"', q + 1);
+  }
+  return -1;
 }
 
 export function parseJsonBody(text: string, maxDepth: number): unknown {

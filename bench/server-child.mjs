@@ -11,16 +11,16 @@ const tls = { certFile: join(dir, 'tls.crt'), keyFile: join(dir, 'tls.key') };
 let port;
 if (role === 'real' || role === 'layer') {
   const { startServer } = await import(process.env.PORTCULLIS_BENCH_SERVER);
-  const { pino } = await import('pino');
+  const { createLogger } = await import(new URL('./logger.js', new URL(process.env.PORTCULLIS_BENCH_SERVER, 'file:///')).href);
   // 'layer': the same server with an engine that decides nothing, to attribute cost to HTTP/TLS/envelope vs policies.
   const noEngine = role === 'layer' ? {
     loader: async () => ({ policies: [], errors: [] }),
     createDecider: () => ({ evaluate: async (input) => ({ results: [], patchedResource: input.object, patches: [] }) }),
   } : {};
-  // Production logging (one info line per decision) into /dev/null.
+  // Production logging (one info line per decision, batched writes) into /dev/null.
   const server = await startServer({
     policyPaths: ['policies'], tls, host: '127.0.0.1', port: 0, metricsPort: 0,
-    logger: pino({ level: 'info' }, pino.destination({ dest: '/dev/null', sync: false })),
+    logger: createLogger({ level: 'info', dest: '/dev/null' }),
     ...noEngine,
   });
   if (!server.store.current) throw new Error('the policy bundle did not load');

@@ -3,11 +3,11 @@
  * shutdown on SIGTERM/SIGINT, non-zero when it cannot start.
  */
 import { parseArgs } from 'node:util';
-import { pino } from 'pino';
 import { parseAllowPrefixes } from '../server/cel-http.ts';
 import { DEFAULT_BODY_LIMIT } from '../server/app.ts';
 import { DEFAULT_BUDGET_MS } from '../server/deadline.ts';
 import { closeOnSignals, startServer } from '../server/server.ts';
+import { createLogger } from '../server/logger.ts';
 
 const USAGE = `usage: portcullis serve [options]
 
@@ -104,7 +104,7 @@ export async function runServeCommand(argv: readonly string[]): Promise<number> 
     return 2;
   }
 
-  const logger = pino({ name: 'portcullis', level: opts.level });
+  const logger = createLogger({ name: 'portcullis', level: opts.level });
   let server;
   try {
     server = await startServer({ ...opts, logger });

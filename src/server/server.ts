@@ -7,7 +7,8 @@ import { createServer, type Server as HttpServer } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
-import { pino, type Logger } from 'pino';
+import type { Logger } from 'pino';
+import { createLogger } from './logger.ts';
 import { Metrics } from '../metrics/metrics.ts';
 import { buildApp } from './app.ts';
 import { DEFAULT_BUDGET_MS } from './deadline.ts';
@@ -67,7 +68,7 @@ export interface RunningServer {
 }
 
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
-  const logger = options.logger ?? pino({ name: 'portcullis' });
+  const logger = options.logger ?? createLogger({ name: 'portcullis' });
   const metrics = new Metrics({ processMetrics: options.processMetrics ?? true });
   const watchOpts = options.watchPollMs !== undefined ? { pollMs: options.watchPollMs } : {};
 

@@ -1,0 +1,41 @@
+import t from 'tap';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createLogger } from '../../src/server/logger.ts';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+t.test('lines are batched, then flushed within flushMs', async (t) => {
+  const file = join(mkdtempSync(join(tmpdir(), 'logger-')), 'out.log');
+  const logger = createLogger({ dest: file, flushMs: 100, name: 'portcullis' });
+  await sleep(20); // the file opens asynchronously
+  logger.info({ uid: 'u-1', allowed: true }, 'admission decision');
+  await sleep(10);
+  t.equal(readFileSync(file, 'utf8'), '', 'a short line waits for the batch');
+  await sleep(250);
+  const line = JSON.parse(readFileSync(file, 'utf8'));
+  t.match(line, { level: 30, name: 'portcullis', uid: 'u-1', allowed: true, msg: 'admission decision' });
+});
+
+t.test('a full batch is written without waiting for the timer', async (t) => {
+  const file = join(mkdtempSync(join(tmpdir(), 'logger-')), 'out.log');
+  const logger = createLogger({ dest: file, flushMs: 60_000 });
+  await sleep(20);
+  for (let i = 0; i < 100; i++) logger.info({ i }, 'line');
+  await sleep(100);
+  const lines = readFileSync(file, 'utf8').split('\n').filter(Boolean);
+  t.ok(lines.length >= 20, `${lines.length} lines written before the flush timer`);
+});
+
+t.test('buffered lines are flushed when the process exits', async (t) => {
+  const logger = fileURLToPath(new URL('../../src/server/logger.ts', import.meta.url));
+  const script = `const { createLogger } = await import(${JSON.stringify(logger)});
+    const log = createLogger({ flushMs: 60000 });
+    log.warn({ reason: 'last words' }, 'exiting');
+    process.exitCode = 0;`;
+  const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' });
+  t.match(JSON.parse(out), { level: 40, reason: 'last words', msg: 'exiting' });
+});

@@ -9,6 +9,7 @@ import { resourceName, reviewResponse, toAdmissionInput } from '../review.ts';
 import { admissionReviewSchema } from '../admission-schema.ts';
 import { decideMutation, decideValidation, type Decision } from '../decision.ts';
 import { DeadlineExceededError, withDeadline } from '../deadline.ts';
+import { evaluateInTurn } from '../evaluation-turns.ts';
 import { parseJsonBody } from '../json-body.ts';
 import type { Mode, PolicySource } from '../policy-set.ts';
 import type { Metrics } from '../../metrics/metrics.ts';
@@ -117,7 +118,7 @@ export async function admissionPlugin(app: FastifyInstance, opts: AdmissionPlugi
     const started = performance.now();
     let result: EvaluationResult;
     try {
-      result = await withDeadline(set.decider.evaluate(input, { mode }), set.budgetMs);
+      result = await withDeadline(evaluateInTurn(set.decider, input, { mode }), set.budgetMs);
     } catch (err) {
       // Timeout or engine failure: the policies' failurePolicy answers.
       const timedOut = err instanceof DeadlineExceededError;

@@ -16,6 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { realisticDeployment, realisticPod } from './fixtures.ts';
+import { imageNodeOptions } from '../test/support/node-options.ts';
 
 // autocannon ships no type declarations: the slice used here.
 interface Histogram { average: number; p50: number; p90: number; p99: number; p99_9: number; max: number }
@@ -50,21 +51,26 @@ export interface TargetFigures {
 }
 
 export interface ServerBenchFigures {
+  /** The webhook as deployed: production Node options (PRODUCTION_NODE_OPTIONS). */
   real: TargetFigures;
   bare: TargetFigures;
   /** The real server with a no-op engine: the HTTP/TLS/envelope/metrics/logging layer alone. */
   layer: TargetFigures;
+  /** The webhook with Node's default heap sizing: what the production options trade. */
+  nodeDefaults: TargetFigures;
   /** real / bare throughput at saturation. */
-  /** The real server with a smaller young generation (--max-semi-space-size=8): the memory/throughput knob. */
-  smallHeap: TargetFigures;
   throughputRatio: number;
+  /** Measured seconds per target and load, summed over the rounds. */
   durationSec: number;
+  rounds: number;
   connections: number;
 }
 
 export interface ServerBenchOptions {
-  /** Seconds per measured run (default 10). */
+  /** Measured seconds per target and load, split into `rounds` interleaved runs (default 10). */
   durationSec?: number;
+  /** Interleaved rounds (default 5): every target sees the same machine drift. */
+  rounds?: number;
   /** Concurrent connections at saturation (default 32). */
   connections?: number;
 }
@@ -116,17 +122,23 @@ const CHILD = fileURLToPath(new URL('./server-child.mjs', import.meta.url));
 
 type Role = 'real' | 'bare' | 'layer';
 
-/** V8 flags for the small-heap run: a young generation of at most 3 × 8 MiB. */
-export const SMALL_HEAP_FLAGS = ['--max-semi-space-size=8'];
+/**
+ * The webhook runs with the image's Node options (the Dockerfile's NODE_OPTIONS,
+ * which deploy/ repeats): a small young generation and an old-generation cap
+ * that keeps V8 growing the old space in small steps.
+ */
+export const PRODUCTION_NODE_OPTIONS = imageNodeOptions();
 
-function spawnTarget(role: Role, dir: string, flags: readonly string[] = []): Promise<{ proc: ChildProcess; port: number }> {
+interface Target { role: Role; flags: readonly string[]; proc: ChildProcess; port: number }
+
+function spawnTarget(role: Role, dir: string, flags: readonly string[] = []): Promise<Target> {
   const proc = fork(CHILD, [role, dir], {
     stdio: ['ignore', 'ignore', 'inherit', 'ipc'], execArgv: ['--expose-gc', ...flags], env: { ...process.env, PORTCULLIS_BENCH_SERVER: DIST_SERVER },
   });
   return new Promise((resolve, reject) => {
     proc.once('error', reject);
     proc.once('exit', (code) => reject(new Error(`${role} server exited with ${code}`)));
-    proc.once('message', (m: ChildReady) => resolve({ proc, port: m.port }));
+    proc.once('message', (m: ChildReady) => resolve({ role, flags, proc, port: m.port }));
   });
 }
 
@@ -162,21 +174,52 @@ async function load(port: number, ca: string, opts: { durationSec: number; conne
   };
 }
 
-async function measure(role: Role, dir: string, ca: string, durationSec: number, connections: number, flags: readonly string[] = []): Promise<TargetFigures> {
-  const { proc, port } = await spawnTarget(role, dir, flags);
-  try {
-    await load(port, ca, { durationSec: 2, connections }); // warm-up: JIT, TLS sessions, caches
-    const cpuBefore = await cpuOf(proc);
-    const saturation = await load(port, ca, { durationSec, connections });
-    const cpuUsPerRequest = ((await cpuOf(proc)) - cpuBefore) / Math.max(1, saturation.requests);
-    const rate = Math.max(1, Math.floor(saturation.reqPerSec / 2));
-    const halfRate = { ...(await load(port, ca, { durationSec, connections: Math.min(connections, 16), rate })), rate };
-    const rss = await rssOf(proc);
-    return { saturation, halfRate, idleRssMiB: rss.idle / 2 ** 20, peakRssMiB: rss.peak / 2 ** 20, cpuUsPerRequest };
-  } finally {
-    proc.removeAllListeners('exit');
-    proc.kill('SIGKILL');
+const median = (xs: readonly number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
+
+/** Rounds of one target folded into one figure: summed counts, median latencies. */
+function fold(runs: readonly LoadFigures[], seconds: number): LoadFigures {
+  const requests = runs.reduce((n, r) => n + r.requests, 0);
+  return {
+    reqPerSec: Math.round(requests / seconds), requests,
+    p50Ms: median(runs.map((r) => r.p50Ms)), p99Ms: median(runs.map((r) => r.p99Ms)), p999Ms: median(runs.map((r) => r.p999Ms)),
+    errors: runs.reduce((n, r) => n + r.errors, 0), non2xx: runs.reduce((n, r) => n + r.non2xx, 0),
+  };
+}
+
+/**
+ * Every target is loaded in turn, round after round, so a slow spell of this
+ * machine (its speed drifts by up to 2× within seconds) hits all of them alike.
+ */
+async function measureInterleaved(targets: readonly Target[], ca: string, durationSec: number, rounds: number, connections: number): Promise<TargetFigures[]> {
+  const perRound = durationSec / rounds;
+  for (const t of targets) await load(t.port, ca, { durationSec: 2, connections }); // warm-up: JIT, TLS sessions, caches
+  const sat = targets.map(() => [] as LoadFigures[]);
+  const cpu = targets.map(() => 0);
+  for (let round = 0; round < rounds; round++) {
+    for (const [i, t] of targets.entries()) {
+      const before = await cpuOf(t.proc);
+      sat[i]!.push(await load(t.port, ca, { durationSec: perRound, connections }));
+      cpu[i]! += (await cpuOf(t.proc)) - before;
+    }
   }
+  const saturation = sat.map((runs) => fold(runs, durationSec));
+  const rates = saturation.map((s) => Math.max(1, Math.floor(s.reqPerSec / 2)));
+  const half = targets.map(() => [] as LoadFigures[]);
+  for (let round = 0; round < rounds; round++) {
+    for (const [i, t] of targets.entries()) {
+      half[i]!.push(await load(t.port, ca, { durationSec: perRound, connections: Math.min(connections, 16), rate: rates[i]! }));
+    }
+  }
+  const out: TargetFigures[] = [];
+  for (const [i, t] of targets.entries()) {
+    const rss = await rssOf(t.proc);
+    out.push({
+      saturation: saturation[i]!, halfRate: { ...fold(half[i]!, durationSec), rate: rates[i]! },
+      idleRssMiB: rss.idle / 2 ** 20, peakRssMiB: rss.peak / 2 ** 20,
+      cpuUsPerRequest: cpu[i]! / Math.max(1, saturation[i]!.requests),
+    });
+  }
+  return out;
 }
 
 const DIST_SERVER = new URL('../dist/server/server.js', import.meta.url).href;
@@ -186,17 +229,27 @@ export async function benchServer(options: ServerBenchOptions = {}): Promise<Ser
   execFileSync('npm', ['run', 'build'], { stdio: 'inherit', cwd: fileURLToPath(new URL('..', import.meta.url)) });
   const durationSec = options.durationSec ?? 10;
   const connections = options.connections ?? 32;
+  const rounds = options.rounds ?? 5;
   const { generateCerts } = await import('../src/server/certgen.ts');
   const dir = await mkdtemp(join(tmpdir(), 'portcullis-bench-'));
   try {
     const certs = await generateCerts({ names: ['localhost', '127.0.0.1'] });
     await writeFile(join(dir, 'tls.crt'), certs.cert);
     await writeFile(join(dir, 'tls.key'), certs.key, { mode: 0o600 });
-    const bare = await measure('bare', dir, certs.caCert, durationSec, connections);
-    const layer = await measure('layer', dir, certs.caCert, durationSec, connections);
-    const real = await measure('real', dir, certs.caCert, durationSec, connections);
-    const smallHeap = await measure('real', dir, certs.caCert, durationSec, connections, SMALL_HEAP_FLAGS);
-    return { real, bare, layer, smallHeap, throughputRatio: real.saturation.reqPerSec / bare.saturation.reqPerSec, durationSec, connections };
+    const production = PRODUCTION_NODE_OPTIONS.split(' ');
+    const targets: Target[] = [];
+    try {
+      for (const [role, flags] of [['bare', []], ['layer', production], ['real', production], ['real', []]] as const) {
+        targets.push(await spawnTarget(role, dir, flags));
+      }
+      const [bare, layer, real, nodeDefaults] = await measureInterleaved(targets, certs.caCert, durationSec, rounds, connections);
+      return { real: real!, bare: bare!, layer: layer!, nodeDefaults: nodeDefaults!, throughputRatio: real!.saturation.reqPerSec / bare!.saturation.reqPerSec, durationSec, rounds, connections };
+    } finally {
+      for (const t of targets) {
+        t.proc.removeAllListeners('exit');
+        t.proc.kill('SIGKILL');
+      }
+    }
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
@@ -210,10 +263,13 @@ export function serverBenchMarkdown(f: ServerBenchFigures): string {
     `| ${name} | ${r.reqPerSec} | ${b.reqPerSec} | ${f2(r.p50Ms)} / ${f2(r.p99Ms)} / ${f2(r.p999Ms)} | ${f2(b.p50Ms)} / ${f2(b.p99Ms)} / ${f2(b.p999Ms)} | ${r.errors + r.non2xx} / ${b.errors + b.non2xx} |`;
   return `## Webhook server (HTTPS on loopback)
 
-autocannon against the real server (built \`dist/\`, as the image runs it; \`policies/\` bundle, info logging, metrics) and, in the same run, a bare fastify
+autocannon against the real server (built \`dist/\`, as the image runs it, with the production Node options
+\`${PRODUCTION_NODE_OPTIONS}\` that deploy/ sets; \`policies/\` bundle, info logging, metrics) and, in the same run, a bare fastify
 HTTPS handler that parses the same AdmissionReview and answers allowed. Request mix: a realistic 3-container Pod and
-its Deployment, each sent to /mutate then /validate. ${f.connections} connections at saturation, ${f.durationSec} s per run after a 2 s warm-up;
-the moderate run is a fixed rate of half the saturation throughput of each server.
+its Deployment, each sent to /mutate then /validate. ${f.connections} connections at saturation; the moderate run is a fixed rate of
+half the saturation throughput of each server (16 connections). All servers run at once and are loaded in turn, ${f.rounds} rounds
+of ${f1(f.durationSec / f.rounds)} s per load after a 2 s warm-up, so this machine's speed drift hits them alike
+(req/s over all rounds, latencies the median of the rounds).
 
 | run | webhook req/s | bare req/s | webhook p50 / p99 / p99.9 ms | bare p50 / p99 / p99.9 ms | errors+non-2xx (webhook / bare) |
 | --- | ---: | ---: | ---: | ---: | ---: |
@@ -230,9 +286,9 @@ decision cost ${f1(f.real.cpuUsPerRequest - f.layer.cpuUsPerRequest)} µs per re
 p99 at half rate: **${f2(f.real.halfRate.p99Ms)} ms** (target < 2 ms).
 RSS of the webhook: ${f1(f.real.idleRssMiB)} MiB idle, ${f1(f.real.peakRssMiB)} MiB peak under load (target < 120 MiB);
 bare: ${f1(f.bare.idleRssMiB)} / ${f1(f.bare.peakRssMiB)} MiB (idle measured after a full GC in both).
-Memory knob: the same webhook with \`NODE_OPTIONS=${SMALL_HEAP_FLAGS.join(' ')}\` (a smaller young generation) does
-${f.smallHeap.saturation.reqPerSec} req/s at saturation (${((f.smallHeap.saturation.reqPerSec / f.real.saturation.reqPerSec) * 100).toFixed(0)}% of the default) with
-${f1(f.smallHeap.idleRssMiB)} MiB idle and ${f1(f.smallHeap.peakRssMiB)} MiB peak RSS.`;
+With Node's default heap sizing instead of the production options, the webhook does ${f.nodeDefaults.saturation.reqPerSec} req/s
+(${((f.nodeDefaults.saturation.reqPerSec / f.real.saturation.reqPerSec) * 100).toFixed(0)}% of the production figure, ${f1(f.nodeDefaults.cpuUsPerRequest)} µs CPU per request) with
+${f1(f.nodeDefaults.idleRssMiB)} MiB idle and ${f1(f.nodeDefaults.peakRssMiB)} MiB peak RSS.`;
 }
 
 /** For bench/run.ts: the figures as a BENCHMARKS.md section and a console summary. */
@@ -243,7 +299,7 @@ export async function runServerBench(options: ServerBenchOptions = {}): Promise<
 
 if (import.meta.main) {
   const durationSec = Number(process.env.BENCH_SECONDS ?? 10);
-  const figures = await benchServer({ durationSec });
+  const figures = await benchServer({ durationSec, ...(process.env.BENCH_ROUNDS ? { rounds: Number(process.env.BENCH_ROUNDS) } : {}) });
   console.log(JSON.stringify(figures, null, 2));
   console.log(serverBenchMarkdown(figures));
 }

@@ -6,6 +6,7 @@
  */
 import t from 'tap';
 import { readFileSync } from 'node:fs';
+import { imageNodeOptions } from '../support/node-options.ts';
 
 const root = new URL('../../', import.meta.url);
 const text = readFileSync(new URL('Dockerfile', root), 'utf8');
@@ -36,4 +37,16 @@ t.test('runs as a non-root numeric user with node as PID 1 and no HEALTHCHECK', 
   t.equal(argv[0], 'node', 'exec form with node first: node is PID 1 and receives SIGTERM');
   t.notOk(lines.some((l) => /^HEALTHCHECK\s/.test(l)), 'no HEALTHCHECK');
   t.notOk(final.some((l) => /^RUN\s/.test(l) && /chmod|chown/.test(l)), 'nothing made writable at run time (read-only root filesystem)');
+});
+
+t.test('the image sizes V8 for its container, and deploy/ and the Helm chart say the same', async (t) => {
+  const options = imageNodeOptions();
+  t.match(options, /--max-semi-space-size=\d+/, 'young generation bounded');
+  t.match(options, /--max-old-space-size=\d+/, 'old generation capped');
+  const base = readFileSync(new URL('deploy/base/deployment.yaml', root), 'utf8');
+  t.match(base, `{name: NODE_OPTIONS, value: "${options}"}`, 'deploy/base/deployment.yaml');
+  const values = readFileSync(new URL('deploy/helm/portcullis/values.yaml', root), 'utf8');
+  t.match(values, `nodeOptions: "${options}"`, 'Helm values');
+  const pkg = JSON.parse(readFileSync(new URL('package.json', root), 'utf8')) as { scripts: Record<string, string> };
+  t.match(pkg.scripts.start, `node ${options} src/cli/main.ts serve`, 'npm start runs the server with them too');
 });

@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
 import { generateCerts } from '../../src/server/certgen.ts';
+import { imageNodeOptions } from '../support/node-options.ts';
 import { clusterBinDir, harnessMissing, startCluster, type KubectlResult } from '../cluster/harness.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -163,9 +164,9 @@ t.test('helm chart', { skip: helmMissing ? `helm not available: ${helmMissing}` 
     t.equal(args[args.indexOf('--policy-configmap-namespace') + 1], 'security');
   });
 
-  await t.test('nodeOptions becomes NODE_OPTIONS (a smaller young generation by default); empty removes it', async (t) => {
+  await t.test('nodeOptions becomes NODE_OPTIONS (the image\'s heap sizing by default); empty leaves the image\'s own', async (t) => {
     const envOf = (objects: Obj[]) => (one(objects, 'Deployment').spec.template.spec.containers[0].env ?? []) as { name: string; value: string }[];
-    t.same(envOf((await render('guard', 'security')).objects), [{ name: 'NODE_OPTIONS', value: '--max-semi-space-size=8' }]);
+    t.same(envOf((await render('guard', 'security')).objects), [{ name: 'NODE_OPTIONS', value: imageNodeOptions() }]);
     t.same(envOf((await render('guard', 'security', ['nodeOptions='])).objects), []);
   });
 

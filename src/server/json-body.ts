@@ -20,10 +20,13 @@ export const DEFAULT_MAX_DEPTH = 128;
 
 /**
  * Whether the deepest object/array in JSON text nests deeper than `limit`.
- * Strings (most of a Kubernetes object's text) are skipped with indexOf, so
- * the loop only visits the characters between them.
+ * Every level needs an opening bracket, so text with at most `limit` of them
+ * (a Pod has ~70) is answered by native indexOf alone. Otherwise the exact
+ * scan skips strings (most of a Kubernetes object's text) with indexOf and
+ * visits only the characters between them.
  */
 export function jsonDepthExceeds(text: string, limit: number): boolean {
+  if (!moreOpenersThan(text, limit)) return false;
   let depth = 0;
   const n = text.length;
   for (let i = 0; i < n; i++) {
@@ -37,6 +40,13 @@ export function jsonDepthExceeds(text: string, limit: number): boolean {
       depth--;
     }
   }
+  return false;
+}
+
+function moreOpenersThan(text: string, limit: number): boolean {
+  let n = 0;
+  for (let i = text.indexOf('{'); i >= 0; i = text.indexOf('{', i + 1)) if (++n > limit) return true;
+  for (let i = text.indexOf('['); i >= 0; i = text.indexOf('[', i + 1)) if (++n > limit) return true;
   return false;
 }
 

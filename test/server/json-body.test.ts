@@ -48,6 +48,10 @@ t.test('escaped quotes and backslash runs end strings where JSON says', async (t
   t.equal(jsonDepthExceeds('{"a":"\\"[[[[["}', 1), false, 'an escaped quote keeps the string open');
   t.equal(jsonDepthExceeds('{"a":"\\\\",[[["x"]]]}', 3), true, 'after an escaped backslash the string is closed');
   t.equal(jsonDepthExceeds('{"a":"unterminated [[[[', 1), false, 'left for JSON.parse to reject');
+  const wide = JSON.stringify(Array.from({ length: 300 }, (_, i) => ({ [`k${i}`]: [i] })));
+  t.equal(jsonDepthExceeds(wide, 3), false, 'many brackets, shallow: the exact scan answers');
+  t.equal(jsonDepthExceeds(wide, 2), true);
+  t.equal(jsonDepthExceeds('{"s":"' + '['.repeat(500) + '"}', 128), false, 'brackets inside a string do not nest');
 });
 
 t.test('parseJsonBody: 400 for deep or malformed bodies, never echoing the body', async (t) => {

@@ -105,6 +105,18 @@ export class Metrics {
     return { kind: this.#kinds.value(req.kind), namespace: this.#namespaces.value(req.namespace), operation: operationLabel(req.operation) };
   }
 
+  // A review records each of its policies with the same (unchanged) labels object: bound it once.
+  #lastRequest: RequestLabels | undefined;
+  #lastBounded = { kind: '', namespace: '', operation: '' };
+  #lastRequestKey = '';
+  #bindRequest(req: RequestLabels): void {
+    if (req === this.#lastRequest) return;
+    const b = this.#bounded(req);
+    this.#lastRequest = req;
+    this.#lastBounded = b;
+    this.#lastRequestKey = `${b.kind}\0${b.namespace}\0${b.operation}\0${req.dryRun}`;
+  }
+
   recordAdmission(req: RequestLabels, allowed: boolean, seconds: number): void {
     const b = this.#bounded(req);
     const key = `${b.kind}\0${b.namespace}\0${b.operation}\0${allowed}`;
@@ -115,7 +127,8 @@ export class Metrics {
 
   /**
    * One policy's rule results for one request. `fallbackSeconds` is used for rules
-   * whose response carries no own timing. policies.kyverno.io kinds go to their own
+   * whose response carries no own timing. `req` is read, never kept: pass the same
+   * object for all policies of a review (and do not change it in between). policies.kyverno.io kinds go to their own
    * Kyverno series (see cel.ts), never to kyverno_policy_results_total.
    */
   recordPolicyResults(
@@ -124,7 +137,9 @@ export class Metrics {
     req: RequestLabels,
     fallbackSeconds: number,
   ): void {
-    const b = this.#bounded(req);
+    this.#bindRequest(req);
+    const b = this.#lastBounded;
+    const requestKey = this.#lastRequestKey;
     if (policy.cel) {
       let seconds = 0;
       for (const rule of rules) seconds += rule.durationSeconds ?? fallbackSeconds;
@@ -134,7 +149,6 @@ export class Metrics {
     // Series are found through nested maps keyed by the policy object, the rule's
     // name and status (strings from the policy, hashed once) and one short
     // per-request key, instead of hashing a long composite key per rule.
-    const requestKey = `${b.kind}\0${b.namespace}\0${b.operation}\0${req.dryRun}`;
     let byRule = this.#ruleSeries.get(policy);
     if (!byRule) this.#ruleSeries.set(policy, (byRule = new Map()));
     for (const rule of rules) {

@@ -7,7 +7,7 @@
  */
 import { pino, type Logger, type LevelWithSilentOrString } from 'pino';
 
-const BATCH_BYTES = 4096;
+const BATCH_BYTES = 8 * 1024;
 const DEFAULT_FLUSH_MS = 250;
 
 export interface LoggerOptions {

@@ -24,10 +24,10 @@ t.test('a full batch is written without waiting for the timer', async (t) => {
   const file = join(mkdtempSync(join(tmpdir(), 'logger-')), 'out.log');
   const logger = createLogger({ dest: file, flushMs: 60_000 });
   await sleep(20);
-  for (let i = 0; i < 100; i++) logger.info({ i }, 'line');
+  for (let i = 0; i < 400; i++) logger.info({ i }, 'line');
   await sleep(100);
   const lines = readFileSync(file, 'utf8').split('\n').filter(Boolean);
-  t.ok(lines.length >= 20, `${lines.length} lines written before the flush timer`);
+  t.ok(lines.length >= 200, `${lines.length} lines written before the flush timer`);
 });
 
 t.test('buffered lines are flushed when the process exits', async (t) => {

@@ -31,6 +31,23 @@ t.test('many concurrent reviews each get their own deadline', async (t) => {
   t.same(results.map((r) => r.status), ['rejected', 'fulfilled', 'rejected']);
 });
 
+t.test('reviews finishing out of order while others expire: each gets its own outcome', async (t) => {
+  const finish: Array<(v: string) => void> = [];
+  const budgets = [5000, 15, 5000, 5000, 20, 5000, 10, 5000];
+  const settled = Promise.allSettled(budgets.map((ms, i) => withDeadline(new Promise<string>((r) => { finish[i] = r; }), ms)));
+  finish[3]!('d'); // from the middle
+  finish[0]!('a'); // the head
+  finish[7]!('h'); // the tail
+  await new Promise((r) => setTimeout(r, 40)); // 15, 20 and 10 ms budgets expire, the others are still pending
+  finish[2]!('c');
+  finish[5]!('f');
+  finish[1]!('too late');
+  const outcomes = (await settled).map((r) => (r.status === 'fulfilled' ? r.value : 'expired'));
+  t.same(outcomes, ['a', 'expired', 'c', 'd', 'expired', 'f', 'expired', 'h']);
+  // The list is empty again: a new review is still timed.
+  await t.rejects(withDeadline(new Promise(() => {}), 5), DeadlineExceededError);
+});
+
 t.test('effective budget: policy webhookTimeoutSeconds lowers it to 90%', async (t) => {
   t.equal(effectiveBudget(8000, []), 8000);
   t.equal(effectiveBudget(8000, [undefined, 5]), 4500);

@@ -20,9 +20,9 @@ RUN npm ci --omit=dev --ignore-scripts && npm cache clean --force
 FROM node:24-bookworm-slim
 ENV NODE_ENV=production
 # V8 heap sizing for the 256Mi container limit of deploy/ (BENCHMARKS.md): a young generation of at
-# most 3 x 16 MiB, and an old-generation cap that keeps V8 growing the old space in small steps over
+# most 3 x 8 MiB, and an old-generation cap that keeps V8 growing the old space in small steps over
 # the live set. Raise --max-old-space-size with the container limit for very large policy sets.
-ENV NODE_OPTIONS="--max-semi-space-size=16 --max-old-space-size=160"
+ENV NODE_OPTIONS="--max-semi-space-size=8 --max-old-space-size=160"
 WORKDIR /app
 COPY --from=deps /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist

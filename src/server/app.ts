@@ -41,8 +41,10 @@ export function buildApp(options: AppOptions): FastifyInstance {
     ...(options.https ? { https: { ...options.https, ...slowClient } } : { http: slowClient }),
     bodyLimit: options.bodyLimit ?? DEFAULT_BODY_LIMIT,
     requestTimeout,
-    // Our own decision line replaces fastify's per-request lines.
+    // Our own decision line replaces fastify's per-request lines, and carries the review's uid,
+    // so requests log through the server's logger itself rather than a child made per request.
     logController: new LogController({ disableRequestLogging: true }),
+    childLoggerFactory: (logger) => logger,
     forceCloseConnections: 'idle',
     return503OnClosing: true,
     // The envelope is checked, never coerced or trimmed.

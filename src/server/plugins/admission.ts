@@ -79,9 +79,10 @@ export async function admissionPlugin(app: FastifyInstance, opts: AdmissionPlugi
 
   app.decorateRequest('admission', null);
 
-  app.addHook('onResponse', async (request, reply) => {
+  // A callback hook, not an async one: no promise per request.
+  app.addHook('onResponse', (request, reply, done) => {
     const rec = request.admission;
-    if (!rec) return;
+    if (!rec) return done();
     const seconds = reply.elapsedTime / 1000;
     metrics?.recordAdmission({ kind: rec.kind, namespace: rec.namespace, operation: rec.operation, dryRun: rec.dryRun }, rec.allowed, seconds);
     request.log.info({
@@ -89,6 +90,7 @@ export async function admissionPlugin(app: FastifyInstance, opts: AdmissionPlugi
       operation: rec.operation, dryRun: rec.dryRun, allowed: rec.allowed, failed: rec.failed,
       warnings: rec.warnings, patched: rec.patched, outcome: rec.outcome, durationMs: Number(reply.elapsedTime.toFixed(3)),
     }, 'admission decision');
+    done();
   });
 
   const route = (mode: Mode) => ({

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 const [role, dir] = process.argv.slice(2);
 const tls = { certFile: join(dir, 'tls.crt'), keyFile: join(dir, 'tls.key') };
 let port;
+let metricsPort;
 if (role === 'real' || role === 'layer') {
   const { startServer } = await import(process.env.PORTCULLIS_BENCH_SERVER);
   const { createLogger } = await import(new URL('./logger.js', new URL(process.env.PORTCULLIS_BENCH_SERVER, 'file:///')).href);
@@ -25,6 +26,7 @@ if (role === 'real' || role === 'layer') {
   });
   if (!server.store.current) throw new Error('the policy bundle did not load');
   port = server.port;
+  metricsPort = server.metricsPort;
 } else {
   const { default: Fastify } = await import('fastify');
   const app = Fastify({ https: { cert: await readFile(tls.certFile), key: await readFile(tls.keyFile), minVersion: 'TLSv1.2' }, bodyLimit: 3 * 1024 * 1024 });
@@ -43,4 +45,4 @@ process.on('message', (m) => {
   if (m.type === 'rss') process.send({ type: 'rss', idle, peak });
   if (m.type === 'cpu') process.send({ type: 'cpu', ...process.cpuUsage() });
 });
-process.send({ type: 'ready', port });
+process.send({ type: 'ready', port, metricsPort });

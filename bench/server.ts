@@ -37,9 +37,18 @@ export interface LoadFigures {
   non2xx: number;
 }
 
+/** Quantiles of the webhook's own review-duration histogram (bucket upper bounds, ms). */
+export interface ServerSideLatency {
+  reviews: number;
+  p50UpToMs: number;
+  p99UpToMs: number;
+}
+
 export interface TargetFigures {
   saturation: LoadFigures;
   halfRate: LoadFigures & { rate: number };
+  /** Over the half-rate runs, as the server's /metrics saw them (webhook targets only). */
+  halfRateServerSide?: ServerSideLatency;
   idleRssMiB: number;
   peakRssMiB: number;
   /**
@@ -115,7 +124,7 @@ export function requestMix(): CannonRequest[] {
 // ---------------------------------------------------------------- child side
 
 // The measured children run bench/server-child.mjs (plain JavaScript: see its header).
-interface ChildReady { type: 'ready'; port: number }
+interface ChildReady { type: 'ready'; port: number; metricsPort?: number }
 interface ChildRss { type: 'rss'; idle: number; peak: number }
 interface ChildCpu { type: 'cpu'; user: number; system: number }
 const CHILD = fileURLToPath(new URL('./server-child.mjs', import.meta.url));
@@ -131,7 +140,7 @@ type Role = 'real' | 'bare' | 'layer';
  */
 export const PRODUCTION_NODE_OPTIONS = imageNodeOptions();
 
-interface Target { role: Role; flags: readonly string[]; proc: ChildProcess; port: number }
+interface Target { role: Role; flags: readonly string[]; proc: ChildProcess; port: number; metricsPort: number | undefined }
 
 function spawnTarget(role: Role, dir: string, flags: readonly string[] = []): Promise<Target> {
   const proc = fork(CHILD, [role, dir], {
@@ -140,7 +149,7 @@ function spawnTarget(role: Role, dir: string, flags: readonly string[] = []): Pr
   return new Promise((resolve, reject) => {
     proc.once('error', reject);
     proc.once('exit', (code) => reject(new Error(`${role} server exited with ${code}`)));
-    proc.once('message', (m: ChildReady) => resolve({ role, flags, proc, port: m.port }));
+    proc.once('message', (m: ChildReady) => resolve({ role, flags, proc, port: m.port, metricsPort: m.metricsPort }));
   });
 }
 
@@ -188,12 +197,36 @@ function fold(runs: readonly LoadFigures[], seconds: number): LoadFigures {
   };
 }
 
+const DURATION_BUCKET = 'kyverno_admission_review_duration_seconds_bucket{';
+
+/** The admission-duration histogram from /metrics, summed over its label sets: upper bound (s) → cumulative count. */
+async function durationBuckets(metricsPort: number): Promise<Map<number, number>> {
+  const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+  const out = new Map<number, number>();
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(DURATION_BUCKET)) continue;
+    const le = /le="([^"]+)"/.exec(line)?.[1];
+    if (!le) continue;
+    const bound = le === '+Inf' ? Infinity : Number(le);
+    out.set(bound, (out.get(bound) ?? 0) + Number(line.slice(line.lastIndexOf(' ') + 1)));
+  }
+  return out;
+}
+
+/** Quantiles of the reviews counted between two histogram readings. */
+function serverSideLatency(before: Map<number, number>, after: Map<number, number>): ServerSideLatency {
+  const bounds = [...after.keys()].sort((a, b) => a - b);
+  const counts = bounds.map((b) => (after.get(b) ?? 0) - (before.get(b) ?? 0));
+  const reviews = counts[counts.length - 1] ?? 0;
+  const upTo = (q: number) => (bounds[counts.findIndex((c) => c >= q * reviews)] ?? Infinity) * 1000;
+  return { reviews, p50UpToMs: upTo(0.5), p99UpToMs: upTo(0.99) };
+}
+
 /**
  * Every target is loaded in turn, round after round, so a slow spell of this
  * machine (its speed drifts by up to 2× within seconds) hits all of them alike.
  */
 async function measureInterleaved(targets: readonly Target[], ca: string, durationSec: number, rounds: number, connections: number): Promise<{ figures: TargetFigures[]; bareAtWebhookRate: LoadFigures & { rate: number } }> {
-  let sameRate: LoadFigures & { rate: number };
   const perRound = durationSec / rounds;
   for (const t of targets) await load(t.port, ca, { durationSec: 2, connections }); // warm-up: JIT, TLS sessions, caches
   const sat = targets.map(() => [] as LoadFigures[]);
@@ -214,18 +247,21 @@ async function measureInterleaved(targets: readonly Target[], ca: string, durati
   const halfRounds = Math.max(1, Math.floor(rounds / 2));
   const jobs = [...targets.map((t, i) => ({ t, rate: rates[i]! })), { t: targets[0]!, rate: rates[targets.length - 2]! }];
   const half = jobs.map(() => [] as LoadFigures[]);
+  const histogramsBefore = await Promise.all(targets.map((t) => (t.metricsPort ? durationBuckets(t.metricsPort) : undefined)));
   for (let round = 0; round < halfRounds; round++) {
     for (const [j, { t, rate }] of jobs.entries()) {
       half[j]!.push(await load(t.port, ca, { durationSec: durationSec / halfRounds, connections: Math.min(connections, 16), rate }));
     }
   }
   const halfFigures = half.map((runs) => fold(runs, durationSec));
-  sameRate = { ...halfFigures[jobs.length - 1]!, rate: jobs[jobs.length - 1]!.rate };
+  const sameRate = { ...halfFigures[jobs.length - 1]!, rate: jobs[jobs.length - 1]!.rate };
   const out: TargetFigures[] = [];
   for (const [i, t] of targets.entries()) {
     const rss = await rssOf(t.proc);
+    const before = histogramsBefore[i];
     out.push({
       saturation: saturation[i]!, halfRate: { ...halfFigures[i]!, rate: rates[i]! },
+      ...(before && t.metricsPort ? { halfRateServerSide: serverSideLatency(before, await durationBuckets(t.metricsPort)) } : {}),
       idleRssMiB: rss.idle / 2 ** 20, peakRssMiB: rss.peak / 2 ** 20,
       cpuUsPerRequest: cpu[i]! / Math.max(1, saturation[i]!.requests),
     });
@@ -282,7 +318,9 @@ HTTPS handler that parses the same AdmissionReview and answers allowed. Request 
 its Deployment, each sent to /mutate then /validate. All servers run at once. Saturation (${f.connections} connections): they are
 loaded in turn, ${f.rounds} rounds of ${f1(f.durationSec / f.rounds)} s each after a 2 s warm-up, so this machine's speed drift hits them
 alike (req/s over all rounds, latencies the median of the rounds). Half rate: each server at a fixed rate of half its
-saturation throughput (16 connections), in ${Math.max(1, Math.floor(f.rounds / 2))} interleaved rounds of ${f1(f.durationSec / Math.max(1, Math.floor(f.rounds / 2)))} s.
+saturation throughput (16 connections), in ${Math.max(1, Math.floor(f.rounds / 2))} interleaved rounds of ${f1(f.durationSec / Math.max(1, Math.floor(f.rounds / 2)))} s. autocannon's fixed-rate
+mode sends from all its connections in lockstep, so the server sees bursts of 16 reviews at once and the last of a burst
+waits for the other 15: that queueing, not a review's own time, sets these latencies (see the server-side figures below).
 
 | run | webhook req/s | bare req/s | webhook p50 / p99 / p99.9 ms | bare p50 / p99 / p99.9 ms | errors+non-2xx (webhook / bare) |
 | --- | ---: | ---: | ---: | ---: | ---: |
@@ -298,6 +336,9 @@ no-op engine ${f1(f.layer.cpuUsPerRequest)} µs, bare ${f1(f.bare.cpuUsPerReques
 decision cost ${f1(f.real.cpuUsPerRequest - f.layer.cpuUsPerRequest)} µs per request in the server (the engine benchmark above times the evaluation alone, warm, on an idle core).
 p99 at half rate: **${f2(f.real.halfRate.p99Ms)} ms** (target < 2 ms). This machine's floor at that load: the bare handler at the
 webhook's rate (${f.bareAtWebhookRate.rate} req/s), in the same rounds, has p50 / p99 / p99.9 ${f2(f.bareAtWebhookRate.p50Ms)} / ${f2(f.bareAtWebhookRate.p99Ms)} / ${f2(f.bareAtWebhookRate.p999Ms)} ms.
+${f.real.halfRateServerSide ? `Inside the server (its own \`kyverno_admission_review_duration_seconds\` from /metrics, request received to answer sent, over the
+same half-rate runs: ${f.real.halfRateServerSide.reviews} reviews): 50% answered within ${f2(f.real.halfRateServerSide.p50UpToMs)} ms, 99% within ${f2(f.real.halfRateServerSide.p99UpToMs)} ms
+(histogram bucket bounds).` : ''}
 RSS of the webhook: ${f1(f.real.idleRssMiB)} MiB idle, ${f1(f.real.peakRssMiB)} MiB peak under load (target < 120 MiB);
 bare: ${f1(f.bare.idleRssMiB)} / ${f1(f.bare.peakRssMiB)} MiB (idle measured after a full GC in both).
 With Node's default heap sizing instead of the production options, the webhook does ${f.nodeDefaults.saturation.reqPerSec} req/s

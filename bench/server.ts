@@ -78,7 +78,7 @@ export interface ServerBenchFigures {
 }
 
 export interface ServerBenchOptions {
-  /** Measured seconds per target and load, split into `rounds` interleaved runs (default 10). */
+  /** Measured seconds per target and load, split into `rounds` interleaved runs (default 15). */
   durationSec?: number;
   /** Interleaved rounds (default 5): every target sees the same machine drift. */
   rounds?: number;
@@ -197,6 +197,15 @@ function fold(runs: readonly LoadFigures[], seconds: number): LoadFigures {
   };
 }
 
+/**
+ * 0..n-1 starting at `round` mod n: each round starts with another target. A run measured
+ * straight after another server's run does measurably better or worse than one after a pause,
+ * so a fixed order would favour a fixed position.
+ */
+function rotated(n: number, round: number): number[] {
+  return Array.from({ length: n }, (_, k) => (k + round) % n);
+}
+
 const DURATION_BUCKET = 'kyverno_admission_review_duration_seconds_bucket{';
 
 /** The admission-duration histogram from /metrics, summed over its label sets: upper bound (s) → cumulative count. */
@@ -232,7 +241,8 @@ async function measureInterleaved(targets: readonly Target[], ca: string, durati
   const sat = targets.map(() => [] as LoadFigures[]);
   const cpu = targets.map(() => 0);
   for (let round = 0; round < rounds; round++) {
-    for (const [i, t] of targets.entries()) {
+    for (const i of rotated(targets.length, round)) {
+      const t = targets[i]!;
       const before = await cpuOf(t.proc);
       sat[i]!.push(await load(t.port, ca, { durationSec: perRound, connections }));
       cpu[i]! += (await cpuOf(t.proc)) - before;
@@ -249,7 +259,8 @@ async function measureInterleaved(targets: readonly Target[], ca: string, durati
   const half = jobs.map(() => [] as LoadFigures[]);
   const histogramsBefore = await Promise.all(targets.map((t) => (t.metricsPort ? durationBuckets(t.metricsPort) : undefined)));
   for (let round = 0; round < halfRounds; round++) {
-    for (const [j, { t, rate }] of jobs.entries()) {
+    for (const j of rotated(jobs.length, round)) {
+      const { t, rate } = jobs[j]!;
       half[j]!.push(await load(t.port, ca, { durationSec: durationSec / halfRounds, connections: Math.min(connections, 16), rate }));
     }
   }
@@ -274,7 +285,7 @@ const DIST_SERVER = new URL('../dist/server/server.js', import.meta.url).href;
 export async function benchServer(options: ServerBenchOptions = {}): Promise<ServerBenchFigures> {
   // Measure what the image runs: the compiled JavaScript.
   execFileSync('npm', ['run', 'build'], { stdio: 'inherit', cwd: fileURLToPath(new URL('..', import.meta.url)) });
-  const durationSec = options.durationSec ?? 10;
+  const durationSec = options.durationSec ?? 15;
   const connections = options.connections ?? 32;
   const rounds = options.rounds ?? 5;
   const { generateCerts } = await import('../src/server/certgen.ts');
@@ -316,8 +327,8 @@ autocannon against the real server (built \`dist/\`, as the image runs it, with 
 \`${PRODUCTION_NODE_OPTIONS}\` that deploy/ sets; \`policies/\` bundle, info logging, metrics) and, in the same run, a bare fastify
 HTTPS handler that parses the same AdmissionReview and answers allowed. Request mix: a realistic 3-container Pod and
 its Deployment, each sent to /mutate then /validate. All servers run at once. Saturation (${f.connections} connections): they are
-loaded in turn, ${f.rounds} rounds of ${f1(f.durationSec / f.rounds)} s each after a 2 s warm-up, so this machine's speed drift hits them
-alike (req/s over all rounds, latencies the median of the rounds). Half rate: each server at a fixed rate of half its
+loaded in turn, ${f.rounds} rounds of ${f1(f.durationSec / f.rounds)} s each after a 2 s warm-up, each round starting with the next server,
+so this machine's speed drift and any effect of running order hit them alike (req/s over all rounds, latencies the median of the rounds). Half rate: each server at a fixed rate of half its
 saturation throughput (16 connections), in ${Math.max(1, Math.floor(f.rounds / 2))} interleaved rounds of ${f1(f.durationSec / Math.max(1, Math.floor(f.rounds / 2)))} s. autocannon's fixed-rate
 mode sends from all its connections in lockstep, so the server sees bursts of 16 reviews at once and the last of a burst
 waits for the other 15: that queueing, not a review's own time, sets these latencies (see the server-side figures below).
@@ -353,7 +364,7 @@ export async function runServerBench(options: ServerBenchOptions = {}): Promise<
 }
 
 if (import.meta.main) {
-  const durationSec = Number(process.env.BENCH_SECONDS ?? 10);
+  const durationSec = Number(process.env.BENCH_SECONDS ?? 15);
   const figures = await benchServer({ durationSec, ...(process.env.BENCH_ROUNDS ? { rounds: Number(process.env.BENCH_ROUNDS) } : {}) });
   console.log(JSON.stringify(figures, null, 2));
   console.log(serverBenchMarkdown(figures));

@@ -127,9 +127,10 @@ export class Metrics {
 
   /**
    * One policy's rule results for one request. `fallbackSeconds` is used for rules
-   * whose response carries no own timing. `req` is read, never kept: pass the same
-   * object for all policies of a review (and do not change it in between). policies.kyverno.io kinds go to their own
-   * Kyverno series (see cel.ts), never to kyverno_policy_results_total.
+   * whose response carries no own timing. Pass the same `req` object for all the
+   * policies of a review, unchanged in between: its labels are bound once.
+   * policies.kyverno.io kinds go to their own Kyverno series (see cel.ts), never
+   * to kyverno_policy_results_total.
    */
   recordPolicyResults(
     policy: PolicyInfo,

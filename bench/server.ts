@@ -235,7 +235,11 @@ function serverSideLatency(before: Map<number, number>, after: Map<number, numbe
  * Every target is loaded in turn, round after round, so a slow spell of this
  * machine (its speed drifts by up to 2× within seconds) hits all of them alike.
  */
-async function measureInterleaved(targets: readonly Target[], ca: string, durationSec: number, rounds: number, connections: number): Promise<{ figures: TargetFigures[]; bareAtWebhookRate: LoadFigures & { rate: number } }> {
+async function measureInterleaved(
+  targets: readonly Target[], ca: string, durationSec: number, rounds: number, connections: number,
+  /** Also load target `baseline` at target `at`'s half rate: the machine's latency floor at that load. */
+  floor: { baseline: number; at: number },
+): Promise<{ figures: TargetFigures[]; floor: LoadFigures & { rate: number } }> {
   const perRound = durationSec / rounds;
   for (const t of targets) await load(t.port, ca, { durationSec: 2, connections }); // warm-up: JIT, TLS sessions, caches
   const sat = targets.map(() => [] as LoadFigures[]);
@@ -250,12 +254,10 @@ async function measureInterleaved(targets: readonly Target[], ca: string, durati
   }
   const saturation = sat.map((runs) => fold(runs, durationSec));
   const rates = saturation.map((s) => Math.max(1, Math.floor(s.reqPerSec / 2)));
-  // Latency at half rate, in rounds too, with the first target (bare) also run at the second-to-last
-  // target's rate (the webhook's): the machine's own latency floor at the webhook's load. Rounds are
-  // longer here: every run opens its connections with a burst of TLS handshakes, which in short
-  // rounds alone would set the p99.
+  // Latency at half rate, in rounds too, plus the floor run. Rounds are longer here: every run opens
+  // its connections with a burst of TLS handshakes, which in short rounds alone would set the p99.
   const halfRounds = Math.max(1, Math.floor(rounds / 2));
-  const jobs = [...targets.map((t, i) => ({ t, rate: rates[i]! })), { t: targets[0]!, rate: rates[targets.length - 2]! }];
+  const jobs = [...targets.map((t, i) => ({ t, rate: rates[i]! })), { t: targets[floor.baseline]!, rate: rates[floor.at]! }];
   const half = jobs.map(() => [] as LoadFigures[]);
   const histogramsBefore = await Promise.all(targets.map((t) => (t.metricsPort ? durationBuckets(t.metricsPort) : undefined)));
   for (let round = 0; round < halfRounds; round++) {
@@ -265,7 +267,6 @@ async function measureInterleaved(targets: readonly Target[], ca: string, durati
     }
   }
   const halfFigures = half.map((runs) => fold(runs, durationSec));
-  const sameRate = { ...halfFigures[jobs.length - 1]!, rate: jobs[jobs.length - 1]!.rate };
   const out: TargetFigures[] = [];
   for (const [i, t] of targets.entries()) {
     const rss = await rssOf(t.proc);
@@ -277,7 +278,7 @@ async function measureInterleaved(targets: readonly Target[], ca: string, durati
       cpuUsPerRequest: cpu[i]! / Math.max(1, saturation[i]!.requests),
     });
   }
-  return { figures: out, bareAtWebhookRate: sameRate };
+  return { figures: out, floor: { ...halfFigures[jobs.length - 1]!, rate: rates[floor.at]! } };
 }
 
 const DIST_SERVER = new URL('../dist/server/server.js', import.meta.url).href;
@@ -300,10 +301,9 @@ export async function benchServer(options: ServerBenchOptions = {}): Promise<Ser
       for (const [role, flags] of [['bare', []], ['layer', production], ['real', production], ['real', []]] as const) {
         targets.push(await spawnTarget(role, dir, flags));
       }
-      // Order matters to measureInterleaved: bare first, the production webhook second to last.
-      const { figures, bareAtWebhookRate } = await measureInterleaved(targets, certs.caCert, durationSec, rounds, connections);
+      const { figures, floor } = await measureInterleaved(targets, certs.caCert, durationSec, rounds, connections, { baseline: 0, at: 2 });
       const [bare, layer, real, nodeDefaults] = figures;
-      return { real: real!, bare: bare!, layer: layer!, nodeDefaults: nodeDefaults!, bareAtWebhookRate, throughputRatio: real!.saturation.reqPerSec / bare!.saturation.reqPerSec, durationSec, rounds, connections };
+      return { real: real!, bare: bare!, layer: layer!, nodeDefaults: nodeDefaults!, bareAtWebhookRate: floor, throughputRatio: real!.saturation.reqPerSec / bare!.saturation.reqPerSec, durationSec, rounds, connections };
     } finally {
       for (const t of targets) {
         t.proc.removeAllListeners('exit');

@@ -3,7 +3,7 @@
  * settings of config.ts: bounded response size, a timeout, keep-alive
  * connections, and paths that cannot leave the API server.
  */
-import { Agent as HttpAgent, request as httpRequest } from 'node:http';
+import { http } from '../util/node-http.ts';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { JsonValue } from '../engine/types.ts';
 import { loadKubeAccess, type KubeAccessOptions, type KubeRequestOptions } from './config.ts';
@@ -41,7 +41,7 @@ export async function kubeTransport(options: KubeTransportOptions = {}): Promise
   const prefix = base.pathname.replace(/\/$/, '');
   const timeoutMs = options.timeoutMs ?? 10_000;
   const secure = base.protocol !== 'http:';
-  const agent = secure ? new HttpsAgent({ keepAlive: true, maxSockets: 16 }) : new HttpAgent({ keepAlive: true, maxSockets: 16 });
+  const agent = secure ? new HttpsAgent({ keepAlive: true, maxSockets: 16 }) : new http.Agent({ keepAlive: true, maxSockets: 16 });
   return async ({ method, path, body }) => {
     if (!isSafeApiPath(path)) throw new Error(`invalid API path ${path}`);
     const url = new URL(base.origin + prefix + path);
@@ -51,7 +51,7 @@ export async function kubeTransport(options: KubeTransportOptions = {}): Promise
     await access.apply(opts);
     const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
     if (payload) { opts.headers['content-type'] = 'application/json'; opts.headers['content-length'] = String(payload.length); }
-    const send = secure ? httpsRequest : httpRequest;
+    const send = secure ? httpsRequest : http.request;
     return new Promise<KubeResponse>((resolve, reject) => {
       const req = send(url, opts, (res) => {
         const chunks: Buffer[] = [];

@@ -6,7 +6,7 @@
  * and a response size limit. Kept apart from the CEL library so the server loads
  * the CEL runtime only when a policy needs it.
  */
-import { STATUS_CODES } from 'node:http';
+import { http } from '../util/node-http.ts';
 import type { CelHttpCall, JsonValue } from '../engine/types.ts';
 
 export interface CelHttpOptions {
@@ -97,7 +97,7 @@ export function httpCaller(options: CelHttpOptions): (call: CelHttpCall) => Prom
         }
         if (res.status < 200 || res.status >= 300) {
           await res.body?.cancel();
-          throw new Error(`HTTP ${res.status} ${STATUS_CODES[res.status] ?? ''}`.trimEnd());
+          throw new Error(`HTTP ${res.status} ${http.STATUS_CODES[res.status] ?? ''}`.trimEnd());
         }
         const text = await readLimited(res, maxBytes);
         try {

@@ -3,7 +3,8 @@
  * certificate), plain-HTTP /metrics listener on its own port, live policy
  * reload, graceful close (stop accepting, finish in-flight reviews).
  */
-import { createServer, type Server as HttpServer } from 'node:http';
+import type { Server as HttpServer } from 'node:http';
+import { http } from '../util/node-http.ts';
 import type { Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
@@ -172,7 +173,7 @@ async function defaultEngineOptions(context: ServerContextOptions | undefined): 
 
 /** /metrics on its own plain-HTTP listener so scraping never touches the admission port. */
 export function startMetricsServer(metrics: Metrics, port: number, host: string): Promise<HttpServer> {
-  const server = createServer((req, res) => {
+  const server = http.createServer((req, res) => {
     if (req.method !== 'GET' || (req.url !== '/metrics' && !req.url?.startsWith('/metrics?'))) {
       res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
       return;

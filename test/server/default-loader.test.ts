@@ -1,7 +1,8 @@
 /**
  * The webhook's policy loader loads the CEL runtime only for a policy set that
  * needs it (a policies.kyverno.io kind or a validate.cel rule): the default
- * bundle runs without it, and CEL policies still compile and evaluate.
+ * bundle runs without it, and CEL policies still compile and evaluate. Nor does
+ * the server's module graph load Node's bundled undici (~12 MiB resident).
  */
 import t from 'tap';
 import { execFile } from 'node:child_process';
@@ -13,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 const child = fileURLToPath(new URL('./fixtures/default-loader-child.ts', import.meta.url));
 const bundle = fileURLToPath(new URL('../../policies', import.meta.url));
 
-interface Report { policies: string[]; errors: unknown[]; failed: string[]; celLoaded: boolean }
+interface Report { policies: string[]; errors: unknown[]; failed: string[]; celLoaded: boolean; undiciLoaded: boolean }
 
 function load(...paths: string[]): Promise<Report> {
   return new Promise((resolve, reject) => {
@@ -30,6 +31,7 @@ t.test('the default bundle: compiled and enforced without loading the CEL runtim
   t.equal(r.policies.length, 9);
   t.ok(r.failed.includes('disallow-privileged-containers/privileged-containers'), `a privileged Pod fails (failed: ${r.failed.join(', ')})`);
   t.equal(r.celLoaded, false, '@bufbuild/cel was not loaded');
+  t.equal(r.undiciLoaded, false, "the server's modules did not make Node load its bundled undici");
 });
 
 t.test('a ValidatingPolicy and a validate.cel rule: the CEL runtime is loaded and both evaluate', async (t) => {

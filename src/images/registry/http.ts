@@ -4,14 +4,15 @@
  * caller deadline (AbortSignal), a body size cap, and manual redirects so that
  * credentials are never forwarded to another origin (blob storage redirects).
  */
-import http from 'node:http';
+import type { IncomingHttpHeaders } from 'node:http';
+import { http } from '../../util/node-http.ts';
 import https from 'node:https';
 import tls from 'node:tls';
 import { RegistryError, fromSocketError } from './errors.ts';
 
 export interface HttpResponse {
   status: number;
-  headers: http.IncomingHttpHeaders;
+  headers: IncomingHttpHeaders;
   body: Buffer;
   /** Final URL after redirects. */
   url: string;

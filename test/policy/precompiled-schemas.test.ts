@@ -8,15 +8,16 @@ import { mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'n
 import { fileURLToPath } from 'node:url';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createRequire } from 'node:module';
 import { parseAllDocuments } from 'yaml';
 import { precompileSchemas } from '../../src/policy/precompile-schemas.ts';
-import { checkSchema, usePrecompiledValidators } from '../../src/policy/schema.ts';
+import { checkSchema, releaseSchemaValidators, usePrecompiledValidators } from '../../src/policy/schema.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'portcullis-validators-'));
 t.teardown(() => { usePrecompiledValidators(join(root, 'none')); rmSync(root, { recursive: true, force: true }); });
 // The generated modules require ajv's runtime helpers, resolved from where they lie (dist/ sits in the app).
 symlinkSync(fileURLToPath(new URL('../../node_modules', import.meta.url)), join(root, 'node_modules'));
-/** A fresh output directory per test: Node caches a module once loaded. */
+/** A fresh output directory per test. */
 let dirs = 0;
 const outDir = () => join(root, `validators-${++dirs}`);
 
@@ -54,6 +55,17 @@ t.test('precompiled validators give the in-process verdicts, errors and defaults
   t.ok(inProcess.some((r) => (r as { problem: unknown }).problem === null), 'some documents pass');
   t.ok(inProcess.filter((r) => (r as { problem: unknown }).problem !== null).length >= 4, 'and several fail');
   t.match(JSON.stringify(inProcess[0]), /"background"/, 'defaults are applied');
+});
+
+t.test('released precompiled validators are loaded again, with the same verdicts', async (t) => {
+  const dir = outDir();
+  precompileSchemas(dir);
+  usePrecompiledValidators(dir);
+  const first = checkAll();
+  // A server releases them after every (re)load; they live outside Node's module cache so they can be freed.
+  releaseSchemaValidators();
+  t.same(checkAll(), first);
+  t.notOk(Object.keys(createRequire(import.meta.url).cache).some((f) => f.startsWith(dir)), 'not kept in the module cache');
 });
 
 t.test('a validator whose schema changed since the build is not used', async (t) => {

@@ -1,13 +1,18 @@
 /**
  * The server's logger: pino JSON lines, written in batches. One write(2) per
  * decision line costs more than the rest of the HTTP layer together, so lines
- * are buffered up to BATCH_BYTES and flushed at least every `flushMs`; pino's
- * exit hook flushes synchronously on a normal exit or a crash. Only a SIGKILL
- * (an OOM kill) can lose the last `flushMs` of lines.
+ * are collected up to BATCH_CHARS and flushed at least every `flushMs`, and on
+ * exit (a normal exit or a crash). Only a SIGKILL (an OOM kill) can lose the
+ * last `flushMs` of lines.
+ *
+ * The batch is an array of lines joined once per write: sonic-boom's own
+ * minLength buffering appends to one string and measures its byte length on
+ * every line, which copies the whole pending batch per line.
  */
+import { openSync, writeSync } from 'node:fs';
 import { pino, type Logger, type LevelWithSilentOrString } from 'pino';
 
-const BATCH_BYTES = 8 * 1024;
+const BATCH_CHARS = 16 * 1024;
 const DEFAULT_FLUSH_MS = 250;
 
 export interface LoggerOptions {
@@ -18,19 +23,65 @@ export interface LoggerOptions {
   flushMs?: number;
 }
 
+// sonic-boom's typings omit its public `fd`.
+type Sink = ReturnType<typeof pino.destination> & { readonly fd: number };
+
+/** Lines waiting for their batch, per open logger: flushed synchronously on exit. */
+const open = new Set<LineBatch>();
+process.on('exit', () => {
+  for (const batch of open) batch.flushSync();
+});
+
+/** A pino destination that hands whole batches to an asynchronous sonic-boom sink. */
+class LineBatch {
+  #lines: string[] = [];
+  #chars = 0;
+  readonly #sink: Sink;
+
+  constructor(sink: Sink) {
+    this.#sink = sink;
+  }
+
+  write(line: string): boolean {
+    this.#lines.push(line);
+    this.#chars += line.length;
+    if (this.#chars >= BATCH_CHARS) this.flush();
+    return true;
+  }
+
+  flush(): void {
+    if (this.#chars > 0) this.#sink.write(this.#take());
+  }
+
+  /** On exit: what the sink still queues, then the open batch, written now. */
+  flushSync(): void {
+    try {
+      this.#sink.flushSync();
+      if (this.#chars > 0) writeSync(this.#sink.fd, this.#take());
+    } catch {
+      // the sink never opened or is already closed: nothing can be written
+    }
+  }
+
+  #take(): string {
+    const text = this.#lines.join('');
+    this.#lines = [];
+    this.#chars = 0;
+    return text;
+  }
+}
+
 export function createLogger(options: LoggerOptions = {}): Logger {
-  const stream = pino.destination({ dest: options.dest ?? 1, sync: false, minLength: BATCH_BYTES });
-  // Flushing needs an open file: a path destination opens asynchronously.
-  stream.once('ready', () => {
-    const timer = setInterval(() => {
-      try {
-        stream.flush();
-      } catch {
-        // destroyed while the timer was pending: nothing left to flush
-      }
-    }, options.flushMs ?? DEFAULT_FLUSH_MS);
-    timer.unref();
-    stream.once('close', () => clearInterval(timer));
+  // A path is opened here, synchronously, so lines logged before an early exit have a file to go to.
+  const dest = typeof options.dest === 'string' ? openSync(options.dest, 'a') : options.dest ?? 1;
+  const sink = pino.destination({ dest, sync: false }) as Sink;
+  const batch = new LineBatch(sink);
+  open.add(batch);
+  const timer = setInterval(() => batch.flush(), options.flushMs ?? DEFAULT_FLUSH_MS);
+  timer.unref();
+  sink.once('close', () => {
+    clearInterval(timer);
+    open.delete(batch);
   });
-  return pino({ level: options.level ?? 'info', ...(options.name ? { name: options.name } : {}) }, stream);
+  return pino({ level: options.level ?? 'info', ...(options.name ? { name: options.name } : {}) }, batch);
 }

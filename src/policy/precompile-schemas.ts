@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createRequire } from 'node:module';
 import type { Ajv, ValidateFunction } from 'ajv';
-import { makeAjv, schemaFingerprint } from './schema.ts';
+import { makeAjv, schemaFingerprint, schemaToCompile } from './schema.ts';
 
 // ajv's standalone generator is a CommonJS module whose export is the function itself.
 const standaloneCode = createRequire(import.meta.url)('ajv/dist/standalone') as (ajv: Ajv, validate: ValidateFunction) => string;
@@ -25,7 +25,7 @@ export function precompileSchemas(outDir: string): number {
     const text = readFileSync(join(schemaDir, file), 'utf8');
     // One ajv per schema: the module holds only what this validator references.
     const ajv = makeAjv({ code: { source: true } });
-    writeFileSync(join(outDir, `${key}.cjs`), standaloneCode(ajv, ajv.compile(JSON.parse(text))));
+    writeFileSync(join(outDir, `${key}.cjs`), standaloneCode(ajv, ajv.compile(schemaToCompile(text))));
     manifest[key] = schemaFingerprint(text);
   }
   writeFileSync(join(outDir, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);

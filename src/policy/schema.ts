@@ -25,8 +25,8 @@ const require = createRequire(import.meta.url);
 let precompiledDir = fileURLToPath(new URL('./validators/', import.meta.url));
 let manifest: Record<string, string> | null | undefined;
 
-/** Names the ajv options below in the manifest: change it when they change. */
-const OPTIONS_ID = 'portcullis-ajv-1';
+/** Names the ajv options and schemaToCompile in the manifest: change it when either changes. */
+const OPTIONS_ID = 'portcullis-ajv-2';
 
 /** The manifest entry for a schema: its text and the options it is compiled with. */
 export function schemaFingerprint(schemaText: string): string {
@@ -47,9 +47,54 @@ export function makeAjv(extra: Options = {}): Ajv {
     // nothing measurable on them but doubles compile time and the memory left
     // behind (measured on ClusterPolicy v1: ~87 → ~45 MiB RSS, 740 → 300 ms).
     code: { optimize: false, ...extra.code },
+    // schemaToCompile's $refs stay separate functions.
+    inlineRefs: false,
   });
 }
 let ajv = makeAjv();
+
+/** Subschemas larger than this (JSON characters) become functions of their own. */
+const SPLIT_CHARS = 16 * 1024;
+
+/**
+ * The CRD schema as compiled: every large subschema moved to `$defs` behind a
+ * `$ref`, so ajv generates many small functions instead of one. A CRD schema is
+ * fully inlined, and the ClusterPolicy validator as a single function made V8
+ * use ~17 MiB of transient parser memory at its first call, which the
+ * allocator then kept resident. Validation, defaults and errors are unchanged
+ * (only an error's schemaPath names the $defs entry).
+ */
+export function schemaToCompile(schemaText: string): object {
+  const root = JSON.parse(schemaText) as Record<string, unknown>;
+  const defs: Record<string, unknown> = {};
+  // Bottom-up: a subschema is measured after its own large parts were moved out.
+  const visit = (node: unknown): unknown => {
+    if (Array.isArray(node)) return node.map((n) => visit(n));
+    if (node === null || typeof node !== 'object') return node;
+    const out: Record<string, unknown> = {};
+    for (const [key, value] of Object.entries(node)) {
+      if (key === 'properties' || key === 'patternProperties') {
+        out[key] = Object.fromEntries(Object.entries(value as Record<string, unknown>).map(([name, sub]) => [name, split(sub)]));
+      } else if (key === 'items' || key === 'additionalProperties' || key === 'not') {
+        out[key] = Array.isArray(value) ? value.map(split) : split(value);
+      } else if (key === 'allOf' || key === 'anyOf' || key === 'oneOf') {
+        out[key] = (value as unknown[]).map(split);
+      } else {
+        out[key] = value;
+      }
+    }
+    return out;
+  };
+  const split = (sub: unknown): unknown => {
+    const compiled = visit(sub);
+    if (compiled === null || typeof compiled !== 'object' || JSON.stringify(compiled).length <= SPLIT_CHARS) return compiled;
+    const name = `s${Object.keys(defs).length}`;
+    defs[name] = compiled;
+    return { $ref: `#/$defs/${name}` };
+  };
+  const out = visit(root) as Record<string, unknown>;
+  return Object.keys(defs).length === 0 ? out : { ...out, $defs: defs };
+}
 
 function validatorFor(apiVersion: string, kind: string): ValidateFunction | null {
   const [group, version] = apiVersion.includes('/') ? apiVersion.split('/', 2) : ['', apiVersion];
@@ -59,7 +104,7 @@ function validatorFor(apiVersion: string, kind: string): ValidateFunction | null
   const file = `${schemaDir}${key}.json`;
   if (existsSync(file)) {
     const text = readFileSync(file, 'utf8');
-    v = precompiled(key, text) ?? ajv.compile(JSON.parse(text));
+    v = precompiled(key, text) ?? ajv.compile(schemaToCompile(text));
   } else {
     v = null;
   }

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { createRequire } from 'node:module';
 import { parseAllDocuments } from 'yaml';
 import { precompileSchemas } from '../../src/policy/precompile-schemas.ts';
-import { checkSchema, releaseSchemaValidators, usePrecompiledValidators } from '../../src/policy/schema.ts';
+import { checkSchema, makeAjv, releaseSchemaValidators, schemaToCompile, usePrecompiledValidators } from '../../src/policy/schema.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'portcullis-validators-'));
 t.teardown(() => { usePrecompiledValidators(join(root, 'none')); rmSync(root, { recursive: true, force: true }); });
@@ -80,4 +80,20 @@ t.test('a validator whose schema changed since the build is not used', async (t)
   writeFileSync(join(dir, 'manifest.json'), JSON.stringify(manifest));
   usePrecompiledValidators(dir);
   t.equal(checkSchema(structuredClone(policies[0]!)), undefined, 'a stale entry falls back to compiling the schema');
+});
+
+t.test('the split schema (large subschemas as $defs) validates, defaults and reports like the CRD schema as written', async (t) => {
+  const text = readFileSync(new URL('../../src/policy/schemas/kyverno.io_v1_ClusterPolicy.json', import.meta.url), 'utf8');
+  const split = schemaToCompile(text) as { $defs?: Record<string, unknown> };
+  t.ok(Object.keys(split.$defs ?? {}).length > 10, `compiled as many functions (${Object.keys(split.$defs ?? {}).length} $defs)`);
+  const whole = makeAjv({ inlineRefs: true }).compile(JSON.parse(text));
+  const parts = makeAjv().compile(split);
+  const run = (validate: typeof whole) => documents().filter((d) => d.kind === 'ClusterPolicy').map((doc) => {
+    const ok = validate(doc);
+    const e = validate.errors?.[0];
+    return { ok, error: ok ? null : { instancePath: e?.instancePath, keyword: e?.keyword, message: e?.message, params: e?.params }, doc };
+  });
+  const expected = run(whole);
+  t.same(run(parts), expected);
+  t.ok(expected.some((r) => !r.ok) && expected.some((r) => r.ok), 'both verdicts are exercised');
 });

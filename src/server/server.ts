@@ -10,6 +10,7 @@ import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { createLogger } from './logger.ts';
+import { tuneV8ForServing } from './v8-tuning.ts';
 import { Metrics } from '../metrics/metrics.ts';
 import { buildApp } from './app.ts';
 import { DEFAULT_BUDGET_MS } from './deadline.ts';
@@ -69,6 +70,7 @@ export interface RunningServer {
 }
 
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
+  tuneV8ForServing();
   const logger = options.logger ?? createLogger({ name: 'portcullis' });
   const metrics = new Metrics({ processMetrics: options.processMetrics ?? true });
   const watchOpts = options.watchPollMs !== undefined ? { pollMs: options.watchPollMs } : {};

@@ -16,7 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { realisticDeployment, realisticPod } from './fixtures.ts';
-import { imageNodeOptions } from '../test/support/node-options.ts';
+import { imageMallocArenaMax, imageNodeOptions } from '../test/support/node-options.ts';
 
 // autocannon ships no type declarations: the slice used here.
 interface Histogram { average: number; p50: number; p90: number; p99: number; p99_9: number; max: number }
@@ -139,12 +139,14 @@ type Role = 'real' | 'bare' | 'layer';
  * that keeps V8 growing the old space in small steps.
  */
 export const PRODUCTION_NODE_OPTIONS = imageNodeOptions();
+/** And the image's glibc arena cap (an environment variable, read by malloc at process start). */
+const PRODUCTION_ENV = { MALLOC_ARENA_MAX: imageMallocArenaMax() };
 
 interface Target { role: Role; flags: readonly string[]; proc: ChildProcess; port: number; metricsPort: number | undefined }
 
-function spawnTarget(role: Role, dir: string, flags: readonly string[] = []): Promise<Target> {
+function spawnTarget(role: Role, dir: string, flags: readonly string[] = [], env: Record<string, string> = {}): Promise<Target> {
   const proc = fork(CHILD, [role, dir], {
-    stdio: ['ignore', 'ignore', 'inherit', 'ipc'], execArgv: ['--expose-gc', ...flags], env: { ...process.env, PORTCULLIS_BENCH_SERVER: DIST_SERVER },
+    stdio: ['ignore', 'ignore', 'inherit', 'ipc'], execArgv: ['--expose-gc', ...flags], env: { ...process.env, ...env, PORTCULLIS_BENCH_SERVER: DIST_SERVER },
   });
   return new Promise((resolve, reject) => {
     proc.once('error', reject);
@@ -299,7 +301,7 @@ export async function benchServer(options: ServerBenchOptions = {}): Promise<Ser
     const targets: Target[] = [];
     try {
       for (const [role, flags] of [['bare', []], ['layer', production], ['real', production], ['real', []]] as const) {
-        targets.push(await spawnTarget(role, dir, flags));
+        targets.push(await spawnTarget(role, dir, flags, flags.length > 0 ? PRODUCTION_ENV : {}));
       }
       const { figures, floor } = await measureInterleaved(targets, certs.caCert, durationSec, rounds, connections, { baseline: 0, at: 2 });
       const [bare, layer, real, nodeDefaults] = figures;
@@ -323,8 +325,8 @@ export function serverBenchMarkdown(f: ServerBenchFigures): string {
     `| ${name} | ${r.reqPerSec} | ${b.reqPerSec} | ${f2(r.p50Ms)} / ${f2(r.p99Ms)} / ${f2(r.p999Ms)} | ${f2(b.p50Ms)} / ${f2(b.p99Ms)} / ${f2(b.p999Ms)} | ${r.errors + r.non2xx} / ${b.errors + b.non2xx} |`;
   return `## Webhook server (HTTPS on loopback)
 
-autocannon against the real server (built \`dist/\`, as the image runs it, with the production Node options
-\`${PRODUCTION_NODE_OPTIONS}\` that deploy/ sets; \`policies/\` bundle, info logging, metrics) and, in the same run, a bare fastify
+autocannon against the real server (built \`dist/\`, as the image runs it, with the image's Node options
+\`${PRODUCTION_NODE_OPTIONS}\` that deploy/ repeats and its \`MALLOC_ARENA_MAX=${PRODUCTION_ENV.MALLOC_ARENA_MAX}\`; \`policies/\` bundle, info logging, metrics) and, in the same run, a bare fastify
 HTTPS handler that parses the same AdmissionReview and answers allowed. Request mix: a realistic 3-container Pod and
 its Deployment, each sent to /mutate then /validate. All servers run at once. Saturation (${f.connections} connections): they are
 loaded in turn, ${f.rounds} rounds of ${f1(f.durationSec / f.rounds)} s each after a 2 s warm-up, each round starting with the next server,
@@ -352,7 +354,7 @@ same half-rate runs: ${f.real.halfRateServerSide.reviews} reviews): 50% answered
 (histogram bucket bounds).` : ''}
 RSS of the webhook: ${f1(f.real.idleRssMiB)} MiB idle, ${f1(f.real.peakRssMiB)} MiB peak under load (target < 120 MiB);
 bare: ${f1(f.bare.idleRssMiB)} / ${f1(f.bare.peakRssMiB)} MiB (idle measured after a full GC in both).
-With Node's default heap sizing instead of the production options, the webhook does ${f.nodeDefaults.saturation.reqPerSec} req/s
+With Node's defaults (heap sizing, malloc arenas) instead of the production settings, the webhook does ${f.nodeDefaults.saturation.reqPerSec} req/s
 (${((f.nodeDefaults.saturation.reqPerSec / f.real.saturation.reqPerSec) * 100).toFixed(0)}% of the production figure, ${f1(f.nodeDefaults.cpuUsPerRequest)} µs CPU per request) with
 ${f1(f.nodeDefaults.idleRssMiB)} MiB idle and ${f1(f.nodeDefaults.peakRssMiB)} MiB peak RSS.`;
 }

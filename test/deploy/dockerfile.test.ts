@@ -6,7 +6,7 @@
  */
 import t from 'tap';
 import { readFileSync } from 'node:fs';
-import { imageNodeOptions } from '../support/node-options.ts';
+import { imageMallocArenaMax, imageNodeOptions } from '../support/node-options.ts';
 
 const root = new URL('../../', import.meta.url);
 const text = readFileSync(new URL('Dockerfile', root), 'utf8');
@@ -48,5 +48,6 @@ t.test('the image sizes V8 for its container, and deploy/ and the Helm chart say
   const values = readFileSync(new URL('deploy/helm/portcullis/values.yaml', root), 'utf8');
   t.match(values, `nodeOptions: "${options}"`, 'Helm values');
   const pkg = JSON.parse(readFileSync(new URL('package.json', root), 'utf8')) as { scripts: Record<string, string> };
-  t.match(pkg.scripts.start, `node ${options} src/cli/main.ts serve`, 'npm start runs the server with them too');
+  t.match(pkg.scripts.start, `MALLOC_ARENA_MAX=${imageMallocArenaMax()} node ${options} src/cli/main.ts serve`, 'npm start runs the server with them too');
+  t.match(imageMallocArenaMax(), /^[1-9]\d*$/, 'the image caps glibc malloc arenas');
 });

@@ -1,13 +1,23 @@
 /**
- * The Node options the image runs the webhook with: the Dockerfile's
- * `ENV NODE_OPTIONS=...`, the one source the deploy manifests, the Helm chart
- * and the server benchmark are checked against.
+ * The runtime environment the image runs the webhook with: the Dockerfile's
+ * `ENV NODE_OPTIONS=...` and `ENV MALLOC_ARENA_MAX=...`, the one source the
+ * deploy manifests, the Helm chart, `npm start` and the server benchmark are
+ * checked against.
  */
 import { readFileSync } from 'node:fs';
 
-export function imageNodeOptions(): string {
+function imageEnv(name: string): string {
   const dockerfile = readFileSync(new URL('../../Dockerfile', import.meta.url), 'utf8');
-  const m = /^ENV\s+NODE_OPTIONS="([^"]*)"/m.exec(dockerfile);
-  if (!m) throw new Error('the Dockerfile sets no NODE_OPTIONS');
+  const m = new RegExp(`^ENV\\s+${name}="?([^"\\n]*)"?$`, 'm').exec(dockerfile);
+  if (!m) throw new Error(`the Dockerfile sets no ${name}`);
   return m[1]!;
+}
+
+export function imageNodeOptions(): string {
+  return imageEnv('NODE_OPTIONS');
+}
+
+/** glibc's arena cap, from the image: the benchmark runs the webhook with it. */
+export function imageMallocArenaMax(): string {
+  return imageEnv('MALLOC_ARENA_MAX');
 }

@@ -49,8 +49,10 @@ class LineBatch {
     return true;
   }
 
-  flush(): void {
+  /** The open batch to the sink; a callback (pino's `logger.flush(cb)`) goes to the sink's flush. */
+  flush(cb?: (err?: Error) => void): void {
     if (this.#chars > 0) this.#sink.write(this.#take());
+    if (cb) this.#sink.flush(cb);
   }
 
   /** On exit: what the sink still queues, then the open batch, written now. */

@@ -19,7 +19,6 @@ import { Ajv, type Options, type ValidateFunction, type ErrorObject } from 'ajv'
 
 const schemaDir = fileURLToPath(new URL('./schemas/', import.meta.url));
 const validators = new Map<string, ValidateFunction | null>();
-const require = createRequire(import.meta.url);
 
 /** Where the build puts precompiled validators (absent when running from sources). */
 let precompiledDir = fileURLToPath(new URL('./validators/', import.meta.url));

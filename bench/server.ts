@@ -16,7 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { realisticDeployment, realisticPod } from './fixtures.ts';
-import { imageMallocArenaMax, imageNodeOptions } from '../test/support/node-options.ts';
+import { imageMallocEnv, imageNodeOptions } from '../test/support/node-options.ts';
 
 // autocannon ships no type declarations: the slice used here.
 interface Histogram { average: number; p50: number; p90: number; p99: number; p99_9: number; max: number }
@@ -139,8 +139,8 @@ type Role = 'real' | 'bare' | 'layer';
  * that keeps V8 growing the old space in small steps.
  */
 export const PRODUCTION_NODE_OPTIONS = imageNodeOptions();
-/** And the image's glibc arena cap (an environment variable, read by malloc at process start). */
-const PRODUCTION_ENV = { MALLOC_ARENA_MAX: imageMallocArenaMax() };
+/** And the image's glibc malloc settings (environment variables, read at process start). */
+const PRODUCTION_ENV = imageMallocEnv();
 
 interface Target { role: Role; flags: readonly string[]; proc: ChildProcess; port: number; metricsPort: number | undefined }
 
@@ -326,7 +326,7 @@ export function serverBenchMarkdown(f: ServerBenchFigures): string {
   return `## Webhook server (HTTPS on loopback)
 
 autocannon against the real server (built \`dist/\`, as the image runs it, with the image's Node options
-\`${PRODUCTION_NODE_OPTIONS}\` that deploy/ repeats and its \`MALLOC_ARENA_MAX=${PRODUCTION_ENV.MALLOC_ARENA_MAX}\`; \`policies/\` bundle, info logging, metrics) and, in the same run, a bare fastify
+\`${PRODUCTION_NODE_OPTIONS}\` that deploy/ repeats and its glibc settings \`${Object.entries(PRODUCTION_ENV).map(([k, v]) => `${k}=${v}`).join(' ')}\`; \`policies/\` bundle, info logging, metrics) and, in the same run, a bare fastify
 HTTPS handler that parses the same AdmissionReview and answers allowed. Request mix: a realistic 3-container Pod and
 its Deployment, each sent to /mutate then /validate. All servers run at once. Saturation (${f.connections} connections): they are
 loaded in turn, ${f.rounds} rounds of ${f1(f.durationSec / f.rounds)} s each after a 2 s warm-up, each round starting with the next server,

@@ -6,7 +6,7 @@
  */
 import t from 'tap';
 import { readFileSync } from 'node:fs';
-import { imageMallocArenaMax, imageNodeOptions } from '../support/node-options.ts';
+import { imageMallocEnv, imageNodeOptions } from '../support/node-options.ts';
 
 const root = new URL('../../', import.meta.url);
 const text = readFileSync(new URL('Dockerfile', root), 'utf8');
@@ -48,6 +48,7 @@ t.test('the image sizes V8 for its container, and deploy/ and the Helm chart say
   const values = readFileSync(new URL('deploy/helm/portcullis/values.yaml', root), 'utf8');
   t.match(values, `nodeOptions: "${options}"`, 'Helm values');
   const pkg = JSON.parse(readFileSync(new URL('package.json', root), 'utf8')) as { scripts: Record<string, string> };
-  t.match(pkg.scripts.start, `MALLOC_ARENA_MAX=${imageMallocArenaMax()} node ${options} src/cli/main.ts serve`, 'npm start runs the server with them too');
-  t.match(imageMallocArenaMax(), /^[1-9]\d*$/, 'the image caps glibc malloc arenas');
+  const malloc = Object.entries(imageMallocEnv()).map(([k, v]) => `${k}=${v}`).join(' ');
+  t.match(pkg.scripts.start, `${malloc} node ${options} src/cli/main.ts serve`, 'npm start runs the server with them too');
+  t.match(imageMallocEnv(), { MALLOC_ARENA_MAX: /^[1-9]\d*$/, MALLOC_MMAP_THRESHOLD_: /^[1-9]\d*$/ }, 'the image tunes glibc malloc');
 });

@@ -1,6 +1,6 @@
 /**
  * The runtime environment the image runs the webhook with: the Dockerfile's
- * `ENV NODE_OPTIONS=...` and `ENV MALLOC_ARENA_MAX=...`, the one source the
+ * `ENV NODE_OPTIONS=...` and its glibc malloc settings, the one source the
  * deploy manifests, the Helm chart, `npm start` and the server benchmark are
  * checked against.
  */
@@ -17,7 +17,7 @@ export function imageNodeOptions(): string {
   return imageEnv('NODE_OPTIONS');
 }
 
-/** glibc's arena cap, from the image: the benchmark runs the webhook with it. */
-export function imageMallocArenaMax(): string {
-  return imageEnv('MALLOC_ARENA_MAX');
+/** The image's glibc malloc settings (environment variables read at process start). */
+export function imageMallocEnv(): Record<string, string> {
+  return { MALLOC_ARENA_MAX: imageEnv('MALLOC_ARENA_MAX'), MALLOC_MMAP_THRESHOLD_: imageEnv('MALLOC_MMAP_THRESHOLD_') };
 }

@@ -354,7 +354,7 @@ same half-rate runs: ${f.real.halfRateServerSide.reviews} reviews): 50% answered
 (histogram bucket bounds).` : ''}
 RSS of the webhook: ${f1(f.real.idleRssMiB)} MiB idle, ${f1(f.real.peakRssMiB)} MiB peak under load (target < 120 MiB);
 bare: ${f1(f.bare.idleRssMiB)} / ${f1(f.bare.peakRssMiB)} MiB (idle measured after a full GC in both).
-With Node's defaults (heap sizing, malloc arenas) instead of the production settings, the webhook does ${f.nodeDefaults.saturation.reqPerSec} req/s
+With Node's and glibc's defaults (heap sizing, malloc) instead of the production settings, the webhook does ${f.nodeDefaults.saturation.reqPerSec} req/s
 (${((f.nodeDefaults.saturation.reqPerSec / f.real.saturation.reqPerSec) * 100).toFixed(0)}% of the production figure, ${f1(f.nodeDefaults.cpuUsPerRequest)} µs CPU per request) with
 ${f1(f.nodeDefaults.idleRssMiB)} MiB idle and ${f1(f.nodeDefaults.peakRssMiB)} MiB peak RSS.`;
 }

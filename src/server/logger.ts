@@ -7,9 +7,13 @@
  *
  * The batch is an array of lines joined once per write: sonic-boom's own
  * minLength buffering appends to one string and measures its byte length on
- * every line, which copies the whole pending batch per line.
+ * every line, which copies the whole pending batch per line. A batch is
+ * written synchronously (pino's default, and Node's for stdout pipes): one
+ * write(2) per ~16 KiB costs little, and nothing is in flight when the process
+ * exits, so the exit flush is complete and in order. A full stdout pipe makes
+ * sonic-boom wait and retry rather than drop lines.
  */
-import { openSync, writeSync } from 'node:fs';
+import { openSync } from 'node:fs';
 import { pino, type Logger, type LevelWithSilentOrString } from 'pino';
 
 const BATCH_CHARS = 16 * 1024;
@@ -23,8 +27,7 @@ export interface LoggerOptions {
   flushMs?: number;
 }
 
-// sonic-boom's typings omit its public `fd`.
-type Sink = ReturnType<typeof pino.destination> & { readonly fd: number };
+type Sink = ReturnType<typeof pino.destination>;
 
 /** Lines waiting for their batch, per open logger: flushed synchronously on exit. */
 const open = new Set<LineBatch>();
@@ -32,7 +35,7 @@ process.on('exit', () => {
   for (const batch of open) batch.flushSync();
 });
 
-/** A pino destination that hands whole batches to an asynchronous sonic-boom sink. */
+/** A pino destination that hands whole batches to a synchronous sonic-boom sink. */
 class LineBatch {
   #lines: string[] = [];
   #chars = 0;
@@ -49,19 +52,18 @@ class LineBatch {
     return true;
   }
 
-  /** The open batch to the sink; a callback (pino's `logger.flush(cb)`) goes to the sink's flush. */
+  /** The open batch to the sink, written now; a callback (pino's `logger.flush(cb)`) goes to the sink's flush. */
   flush(cb?: (err?: Error) => void): void {
     if (this.#chars > 0) this.#sink.write(this.#take());
     if (cb) this.#sink.flush(cb);
   }
 
-  /** On exit: what the sink still queues, then the open batch, written now. */
+  /** On exit: the open batch, written now. */
   flushSync(): void {
     try {
-      this.#sink.flushSync();
-      if (this.#chars > 0) writeSync(this.#sink.fd, this.#take());
+      this.flush();
     } catch {
-      // the sink never opened or is already closed: nothing can be written
+      // the sink is already closed: nothing can be written
     }
   }
 
@@ -76,7 +78,7 @@ class LineBatch {
 export function createLogger(options: LoggerOptions = {}): Logger {
   // A path is opened here, synchronously, so lines logged before an early exit have a file to go to.
   const dest = typeof options.dest === 'string' ? openSync(options.dest, 'a') : options.dest ?? 1;
-  const sink = pino.destination({ dest, sync: false }) as Sink;
+  const sink = pino.destination({ dest, sync: true });
   const batch = new LineBatch(sink);
   open.add(batch);
   const timer = setInterval(() => batch.flush(), options.flushMs ?? DEFAULT_FLUSH_MS);

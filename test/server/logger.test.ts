@@ -60,3 +60,22 @@ t.test("pino's logger.flush(cb) writes the open batch and calls back", async (t)
   for (let i = 0; i < 50 && readFileSync(file, 'utf8') === ''; i++) await sleep(10);
   t.match(JSON.parse(readFileSync(file, 'utf8')), { uid: 'u-2' }, 'written long before the 60 s flush timer');
 });
+
+t.test('on exit, a full non-blocking stdout pipe is waited for, not given up on', async (t) => {
+  const logger = fileURLToPath(new URL('../../src/server/logger.ts', import.meta.url));
+  // net.Socket on fd 1 makes the pipe non-blocking, as it is when a runtime shares it. The pipe is
+  // filled until it answers EAGAIN, then an open batch of lines must be written at exit.
+  const script = `const { Socket } = await import('node:net'); new Socket({ fd: 1, readable: false });
+    const { writeSync } = await import('node:fs');
+    const filler = Buffer.alloc(4096, 'f'); filler[4095] = 10;
+    for (;;) { try { writeSync(1, filler); } catch { break; } }
+    const { createLogger } = await import(${JSON.stringify(logger)});
+    const log = createLogger({ flushMs: 60000 });
+    for (let i = 0; i < 60; i++) log.info({ i, pad: 'x'.repeat(150) }, 'line');
+    process.exit(0);`;
+  // The reader (a shell pipeline) starts only after 300 ms: until then the pipe stays full.
+  const out = execFileSync('sh', ['-c', `"${process.execPath}" --input-type=module -e "$SCRIPT" | (sleep 0.3; cat)`],
+    { encoding: 'utf8', env: { ...process.env, SCRIPT: script } });
+  const lines = out.split('\n').filter((l) => l.startsWith('{')).map((l) => (JSON.parse(l) as { i: number }).i);
+  t.same(lines, Array.from({ length: 60 }, (_, i) => i), 'every line, in order');
+});

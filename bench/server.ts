@@ -300,8 +300,9 @@ export async function benchServer(options: ServerBenchOptions = {}): Promise<Ser
     const production = PRODUCTION_NODE_OPTIONS.split(' ');
     const targets: Target[] = [];
     try {
-      for (const [role, flags] of [['bare', []], ['layer', production], ['real', production], ['real', []]] as const) {
-        targets.push(await spawnTarget(role, dir, flags, flags.length > 0 ? PRODUCTION_ENV : {}));
+      // The image's settings, or Node's and glibc's defaults.
+      for (const [role, asImage] of [['bare', false], ['layer', true], ['real', true], ['real', false]] as const) {
+        targets.push(await spawnTarget(role, dir, asImage ? production : [], asImage ? PRODUCTION_ENV : {}));
       }
       const { figures, floor } = await measureInterleaved(targets, certs.caCert, durationSec, rounds, connections, { baseline: 0, at: 2 });
       const [bare, layer, real, nodeDefaults] = figures;

@@ -68,8 +68,7 @@ export function schemaToCompile(schemaText: string): object {
   const defs: Record<string, unknown> = {};
   // Bottom-up: a subschema is measured after its own large parts were moved out.
   const visit = (node: unknown): unknown => {
-    if (Array.isArray(node)) return node.map((n) => visit(n));
-    if (node === null || typeof node !== 'object') return node;
+    if (node === null || typeof node !== 'object' || Array.isArray(node)) return node;
     const out: Record<string, unknown> = {};
     for (const [key, value] of Object.entries(node)) {
       if (key === 'properties' || key === 'patternProperties') {

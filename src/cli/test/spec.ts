@@ -96,15 +96,30 @@ function isObject(v: unknown): v is JsonObject {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
+/**
+ * A field of a CLI document, matched as Kyverno's decoder (Go's encoding/json)
+ * matches struct fields: the exact key if present, else any key equal to it
+ * ignoring case (`userInfo` fills `userinfo`, `Policies` fills `policies`); of
+ * several such keys the last one wins, as each overwrites the field in turn.
+ * Only field names fold: the keys inside user data (values, labels) are kept.
+ */
+export function field(obj: JsonObject, key: string): JsonValue | undefined {
+  if (Object.hasOwn(obj, key)) return obj[key];
+  const folded = key.toLowerCase();
+  let found: JsonValue | undefined;
+  for (const k in obj) if (Object.hasOwn(obj, k) && k.length === key.length && k.toLowerCase() === folded) found = obj[k];
+  return found;
+}
+
 function str(obj: JsonObject, key: string, where: string): string {
-  const v = obj[key];
+  const v = field(obj, key);
   if (v === undefined || v === null) return '';
   if (typeof v !== 'string') throw new SpecError(`${where}.${key}: expected a string`);
   return v;
 }
 
 function strList(obj: JsonObject, key: string, where: string): string[] {
-  const v = obj[key];
+  const v = field(obj, key);
   if (v === undefined || v === null) return [];
   if (!Array.isArray(v)) throw new SpecError(`${where}.${key}: expected a list of strings`);
   return v.map((x, i) => {
@@ -114,14 +129,14 @@ function strList(obj: JsonObject, key: string, where: string): string[] {
 }
 
 function objectOf(obj: JsonObject, key: string, where: string): JsonObject {
-  const v = obj[key];
+  const v = field(obj, key);
   if (v === undefined || v === null) return {};
   if (!isObject(v)) throw new SpecError(`${where}.${key}: expected an object`);
   return v;
 }
 
 function listOf(obj: JsonObject, key: string, where: string): JsonValue[] {
-  const v = obj[key];
+  const v = field(obj, key);
   if (v === undefined || v === null) return [];
   if (!Array.isArray(v)) throw new SpecError(`${where}.${key}: expected a list`);
   return v;
@@ -138,7 +153,7 @@ function parseExpectation(raw: JsonValue, index: number): TestExpectation {
   const single = str(raw, 'resource', where);
   if (resources.length === 0 && single !== '') resources = [single];
   const anyRule = ['isValidatingAdmissionPolicy', 'isValidatingPolicy', 'isImageValidatingPolicy', 'isMutatingAdmissionPolicy',
-    'isDeletingPolicy', 'isGeneratingPolicy', 'isMutatingPolicy'].some((k) => raw[k] === true);
+    'isDeletingPolicy', 'isGeneratingPolicy', 'isMutatingPolicy'].some((k) => field(raw, k) === true);
   const policy = str(raw, 'policy', where);
   if (policy === '') throw new SpecError(`${where}.policy: required`);
   return {
@@ -159,23 +174,25 @@ function parseExpectation(raw: JsonValue, index: number): TestExpectation {
 /** Parse a Test document. Throws SpecError on a malformed document. */
 export function parseTest(raw: unknown): TestSpec {
   if (!isObject(raw)) throw new SpecError('test: expected an object');
-  if (raw.kind !== undefined && raw.kind !== 'Test') throw new SpecError(`test: unexpected kind "${String(raw.kind)}"`);
+  const kind = field(raw, 'kind');
+  if (kind !== undefined && kind !== 'Test') throw new SpecError(`test: unexpected kind "${String(kind)}"`);
   const meta = objectOf(raw, 'metadata', 'test');
   const name = str(meta, 'name', 'metadata') || str(raw, 'name', 'test');
   const results = listOf(raw, 'results', 'test').map((r, i) => parseExpectation(r, i));
   const checks = listOf(raw, 'checks', 'test').map((c, i): TestCheck => {
     if (!isObject(c)) throw new SpecError(`checks[${i}]: expected an object`);
     const m = objectOf(c, 'match', `checks[${i}]`);
-    return { match: { resource: m.resource, policy: m.policy, rule: m.rule }, assert: c.assert, error: c.error };
+    return { match: { resource: field(m, 'resource'), policy: field(m, 'policy'), rule: field(m, 'rule') }, assert: field(c, 'assert'), error: field(c, 'error') };
   });
-  const values = raw.values !== undefined && raw.values !== null ? parseValues(raw.values, 'values') : undefined;
+  const rawValues = field(raw, 'values');
+  const values = rawValues !== undefined && rawValues !== null ? parseValues(rawValues, 'values') : undefined;
   return {
     name,
     policies: strList(raw, 'policies', 'test'),
     resources: strList(raw, 'resources', 'test'),
     variables: str(raw, 'variables', 'test'),
-    // Kyverno decodes Test files case-insensitively; `userInfo` is a common spelling (its MAP suites use it).
-    userinfo: str(raw, 'userinfo', 'test') || str(raw, 'userInfo', 'test'),
+    // `userInfo`, a common spelling (Kyverno's MAP suites use it), folds to this field.
+    userinfo: str(raw, 'userinfo', 'test'),
     exceptions: strList(raw, 'exceptions', 'test'),
     targetResources: strList(raw, 'targetResources', 'test'),
     clusterResources: strList(raw, 'clusterResources', 'test'),
@@ -227,7 +244,7 @@ export function parseValues(raw: unknown, where = 'values'): ValuesSpec {
   listOf(raw, 'namespaceSelector', where).forEach((n, i) => {
     const w = `${where}.namespaceSelector[${i}]`;
     if (!isObject(n)) throw new SpecError(`${w}: expected an object`);
-    namespaceLabels.set(str(n, 'name', w), stringMap(n.labels, `${w}.labels`));
+    namespaceLabels.set(str(n, 'name', w), stringMap(field(n, 'labels'), `${w}.labels`));
   });
   // `namespaces[]` holds whole Namespace objects and takes precedence.
   const namespaceObjects = new Map<string, JsonObject>();
@@ -236,13 +253,13 @@ export function parseValues(raw: unknown, where = 'values'): ValuesSpec {
     if (!isObject(n)) throw new SpecError(`${w}: expected an object`);
     const meta = objectOf(n, 'metadata', w);
     const name = str(meta, 'name', `${w}.metadata`);
-    namespaceLabels.set(name, stringMap(meta.labels, `${w}.metadata.labels`));
+    namespaceLabels.set(name, stringMap(field(meta, 'labels'), `${w}.metadata.labels`));
     namespaceObjects.set(name, n);
   });
   const subresources = listOf(raw, 'subresources', where).map((s, i) => {
     const w = `${where}.subresources[${i}]`;
     if (!isObject(s)) throw new SpecError(`${w}: expected an object`);
-    return { subresource: apiResource(s.subresource, `${w}.subresource`), parentResource: apiResource(s.parentResource, `${w}.parentResource`) };
+    return { subresource: apiResource(field(s, 'subresource'), `${w}.subresource`), parentResource: apiResource(field(s, 'parentResource'), `${w}.parentResource`) };
   });
   return { globalValues: objectOf(raw, 'globalValues', where), policies, namespaceLabels, namespaceObjects, subresources };
 }

@@ -114,3 +114,28 @@ t.test('parseUserInfo: user, groups, roles, clusterRoles', async (t) => {
   t.same(parseUserInfo({}), { userInfo: {}, roles: [], clusterRoles: [] });
   t.throws(() => parseUserInfo({ roles: 'x' }), /roles: expected a list/);
 });
+
+t.test('field names fold as in Kyverno\'s decoder; user data keys do not', async (t) => {
+  const spec = parseTest({
+    apiVersion: 'cli.kyverno.io/v1alpha1',
+    Kind: 'Test',
+    Metadata: { Name: 'folded' },
+    Policies: ['p.yaml'],
+    RESOURCES: ['r.yaml'],
+    userInfo: 'user.yaml',
+    Results: [{ Policy: 'p', Rule: 'r', Kind: 'Pod', Resources: ['a'], Result: 'fail', PatchedResources: 'x.yaml' }],
+    Values: { GlobalValues: { CamelKey: 'kept' }, NamespaceSelector: [{ Name: 'ns', Labels: { Team: 'a' } }] },
+  });
+  t.equal(spec.name, 'folded');
+  t.same(spec.policies, ['p.yaml']);
+  t.same(spec.resources, ['r.yaml']);
+  t.equal(spec.userinfo, 'user.yaml');
+  t.same(spec.results.map((r) => [r.policy, r.rule, r.kind, r.resources, r.result, r.patchedResource]), [['p', 'r', 'Pod', ['a'], 'fail', 'x.yaml']]);
+  t.same(spec.values?.globalValues, { CamelKey: 'kept' }, 'values keep their own keys');
+  t.same(spec.values?.namespaceLabels.get('ns'), { Team: 'a' });
+  // The exact key wins over a folded one; of folded keys only, the last one does.
+  t.same(parseTest({ policies: ['exact.yaml'], Policies: ['folded.yaml'] }).policies, ['exact.yaml']);
+  t.same(parseTest({ POLICIES: ['first.yaml'], Policies: ['last.yaml'] }).policies, ['last.yaml']);
+  t.throws(() => parseTest({ KIND: 'Values' }), { message: 'test: unexpected kind "Values"' }, 'a folded kind is still checked');
+  t.same(parseUserInfo({ UserInfo: { UserName: 'bob' }, ClusterRoles: ['admin'] }), { userInfo: { username: 'bob' }, roles: [], clusterRoles: ['admin'] });
+});

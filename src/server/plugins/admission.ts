@@ -11,6 +11,7 @@ import { decideMutation, decideValidation, type Decision } from '../decision.ts'
 import { DeadlineExceededError, withDeadline } from '../deadline.ts';
 import { evaluateInTurn } from '../evaluation-turns.ts';
 import { parseJsonBody } from '../json-body.ts';
+import { decisionLogFor } from '../decision-log.ts';
 import type { Mode, PolicySource } from '../policy-set.ts';
 import type { Metrics } from '../../metrics/metrics.ts';
 import type { EvaluationResult } from '../../engine/engine.ts';
@@ -78,6 +79,8 @@ export async function admissionPlugin(app: FastifyInstance, opts: AdmissionPlugi
   });
 
   app.decorateRequest('admission', null);
+  // Requests log through the app's logger itself (app.ts: no per-request child).
+  const logDecision = decisionLogFor(app.log);
 
   // A callback hook, not an async one: no promise per request.
   app.addHook('onResponse', (request, reply, done) => {
@@ -85,11 +88,7 @@ export async function admissionPlugin(app: FastifyInstance, opts: AdmissionPlugi
     if (!rec) return done();
     const seconds = reply.elapsedTime / 1000;
     metrics?.recordAdmission({ kind: rec.kind, namespace: rec.namespace, operation: rec.operation, dryRun: rec.dryRun }, rec.allowed, seconds);
-    request.log.info({
-      uid: rec.uid, webhook: rec.mode, kind: rec.kind, namespace: rec.namespace, name: rec.name,
-      operation: rec.operation, dryRun: rec.dryRun, allowed: rec.allowed, failed: rec.failed,
-      warnings: rec.warnings, patched: rec.patched, outcome: rec.outcome, durationMs: Number(reply.elapsedTime.toFixed(3)),
-    }, 'admission decision');
+    logDecision(rec, Math.round(reply.elapsedTime * 1000) / 1000);
     done();
   });
 

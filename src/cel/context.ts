@@ -1,7 +1,8 @@
 /**
  * Data that Kyverno's context functions (resource.Get/List, image.GetMetadata,
- * globalContext.Get, http.Get/Post) read. CEL evaluation is synchronous, so the
- * functions see a provider for the duration of one evaluation:
+ * globalContext.Get, http.Get/Post) read, and where generator.Apply writes.
+ * CEL evaluation is synchronous, so the functions see a provider for the
+ * duration of one evaluation:
  *  - `staticContext`: already-answered data (the CLI's Test `Context` file);
  *  - `deferredContext`: the server's per-evaluation provider. A lookup not
  *    answered yet is recorded as pending and fails that evaluation with a
@@ -20,6 +21,11 @@ export interface CelContextProvider {
   globalContext?(name: string, projection: string): JsonValue | undefined;
   /** http.Get / http.Post: the decoded JSON response body. */
   http?(call: CelHttpCall): JsonValue;
+  /**
+   * generator.Apply (GeneratingPolicy evaluations only): records the objects to
+   * generate; `namespace` is null for the one-argument form (the policy's namespace).
+   */
+  generate?(namespace: string | null, objects: readonly JsonValue[]): void;
   /** Whether the last evaluation asked lookups that resolvePending would answer (cheap, synchronous). */
   hasPending?(): boolean;
   /**
@@ -43,6 +49,21 @@ export function withContext<T>(provider: CelContextProvider | undefined, fn: () 
 
 export function currentContext(): CelContextProvider {
   return current ?? {};
+}
+
+/**
+ * `base`'s lookups plus a generator.Apply sink, for one GeneratingPolicy
+ * evaluation. The lookups stay bound to `base`, so the caller's lookup rounds
+ * (hasPending / resolvePending on `base`) see what this evaluation asked.
+ */
+export function withGenerator(base: CelContextProvider | undefined, generate: NonNullable<CelContextProvider['generate']>): CelContextProvider {
+  const out: CelContextProvider = { generate };
+  if (base?.getResource) out.getResource = base.getResource.bind(base);
+  if (base?.listResources) out.listResources = base.listResources.bind(base);
+  if (base?.imageData) out.imageData = base.imageData.bind(base);
+  if (base?.globalContext) out.globalContext = base.globalContext.bind(base);
+  if (base?.http) out.http = base.http.bind(base);
+  return out;
 }
 
 /** A provider over in-memory objects and image descriptors (Test-file `Context` data). */

@@ -1,14 +1,16 @@
 /**
  * The CEL environment Kyverno policies run in: @bufbuild/cel plus the
  * Kubernetes libraries (strings ext, lists, sets, regex, quantity, url,
- * ip/cidr, semver), optional types, Kyverno's functions, http.* and x509.decode.
- * An expression is parsed, checked for unknown functions/variables and planned
- * once (`compileExpression`); the plan is then evaluated many times.
+ * ip/cidr, semver), optional types, Kyverno's functions, http.*, x509.decode
+ * and generator.Apply. An expression is parsed, checked for unknown
+ * functions/variables and planned once (`compileExpression`); the plan is then
+ * evaluated many times.
  */
 import { celEnv, isCelError, parse, plan, type CelEnv, type CelFunc, type CelInput, type CelValue } from '@bufbuild/cel';
 import { strings } from '@bufbuild/cel/ext';
 import type { Expr } from '@bufbuild/cel-spec/cel/expr/syntax_pb.js';
 import { withContext, type CelContextProvider } from './context.ts';
+import { generatorFuncs } from './lib/generator.ts';
 import { httpFuncs } from './lib/http.ts';
 import { imageVerifyFuncs } from './lib/image-verify.ts';
 import { ipFuncs } from './lib/ip.ts';
@@ -25,7 +27,7 @@ import { optionalFuncs, rewriteOptionalSyntax } from './optional.ts';
 
 export const ALL_FUNCS: CelFunc[] = [
   ...strings, ...optionalFuncs, ...listFuncs, ...regexFuncs, ...quantityFuncs, ...urlFuncs, ...ipFuncs, ...semverFuncs, ...kyvernoFuncs,
-  ...httpFuncs, ...x509Funcs, ...imageVerifyFuncs,
+  ...httpFuncs, ...x509Funcs, ...imageVerifyFuncs, ...generatorFuncs,
 ];
 
 const env: CelEnv = celEnv({ registry: opaqueRegistry, funcs: ALL_FUNCS, re2: cachedRe2 });

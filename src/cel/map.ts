@@ -34,7 +34,7 @@ import type { CelContextProvider } from './context.ts';
 import { compileMatchConstraints, type ConstraintMatcher } from './match-constraints.ts';
 import { applyJsonPatch, compileMutations, mergeApply, type CompiledMutatingPolicy, type MpolOutcome, type MpolResult } from './mpol.ts';
 import { celErrorText, compileList, compileVariables, LazyVariables } from './program.ts';
-import { resourceOfKind } from './resources.ts';
+import { isClusterScopedKind, resourceOfKind } from './resources.ts';
 import { toCelInput, toJson } from './values.ts';
 
 export const MAP_KIND = 'MutatingAdmissionPolicy';
@@ -58,10 +58,6 @@ export interface MapEvalOptions {
   context?: CelContextProvider;
 }
 
-/** Kinds whose objects have no namespace: a paramRef.namespace is an error for them. */
-const CLUSTER_SCOPED = new Set(['Namespace', 'Node', 'PersistentVolume', 'ClusterRole', 'ClusterRoleBinding', 'StorageClass',
-  'PriorityClass', 'CustomResourceDefinition', 'IngressClass', 'RuntimeClass', 'ValidatingAdmissionPolicy', 'MutatingAdmissionPolicy']);
-
 /** Built-in namespaced kinds commonly used as params (their objects default to namespace `default`, as resources do). */
 const NAMESPACED = new Set(['ConfigMap', 'Secret', 'ServiceAccount', 'Service', 'Pod', 'LimitRange', 'ResourceQuota', 'Role', 'RoleBinding',
   'Deployment', 'StatefulSet', 'DaemonSet', 'ReplicaSet', 'Job', 'CronJob']);
@@ -81,7 +77,7 @@ function compileParamResolver(paramKind: JsonObject | undefined, paramRef: JsonO
   const ofKind = docs.filter((d) => d.apiVersion === apiVersion && d.kind === kind);
   // Offline there is no discovery: known kinds decide; other kinds are namespaced when their objects have a namespace.
   const namespaced = NAMESPACED.has(kind) ||
-    (!CLUSTER_SCOPED.has(kind) && (ofKind.length === 0 || ofKind.some((d) => str(obj(d.metadata)?.namespace) !== '')));
+    (!isClusterScopedKind(kind, apiVersion) && (ofKind.length === 0 || ofKind.some((d) => str(obj(d.metadata)?.namespace) !== '')));
   const namespaceOf = (d: JsonObject) => str(obj(d.metadata)?.namespace) || 'default';
   const refNamespace = str(paramRef.namespace);
   const name = str(paramRef.name);

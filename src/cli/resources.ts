@@ -3,7 +3,7 @@
  * Kubernetes objects out, normalised the way the Kyverno CLI does it (a missing
  * metadata.namespace becomes `default`; duplicates by group/kind/namespace/name
  * keep the first). Also the semantic comparison used for expected patched and
- * generated resources.
+ * generated resources (labels fixed up as Kyverno's CLI does).
  */
 import { readFile, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -212,6 +212,21 @@ function deepEqual(a: JsonValue | undefined, b: JsonValue | undefined): boolean 
     return true;
   }
   return false;
+}
+
+/**
+ * Kyverno CLI's FixupGenerateLabels, applied to both sides before comparing an
+ * expected patched or generated resource: `generate.kyverno.io/*` labels are
+ * dropped and `app.kubernetes.io/managed-by` defaults to `kyverno`, so the
+ * labels Kyverno puts on what it generates never make a difference.
+ */
+export function withoutGenerateLabels(obj: KubeObject): KubeObject {
+  const meta = isObject(obj.metadata) ? obj.metadata : {};
+  const labels: Record<string, JsonValue> = { 'app.kubernetes.io/managed-by': 'kyverno' };
+  if (isObject(meta.labels)) {
+    for (const [k, v] of Object.entries(meta.labels)) if (!k.startsWith('generate.kyverno.io/')) labels[k] = v;
+  }
+  return { ...obj, metadata: { ...meta, labels: labels as Record<string, string> } };
 }
 
 /** Semantic equality of two resources after tidying (key order and empty fields do not matter). */

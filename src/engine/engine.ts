@@ -15,7 +15,7 @@ import { contextSeed, contextFrom, contextForRule, type ContextSeed } from './re
 import { celContextFor, namespaceObjectOf } from './cel-context.ts';
 import { exceptionSkip, policyKey, type CompiledExceptions, type RuleExceptions } from './exceptions.ts';
 import { diffPatch } from './patch.ts';
-import type { MpolOutcome, VpolEvalOptions } from '../cel/index.ts';
+import type { CompiledGeneratingPolicy, MpolOutcome, VpolEvalOptions } from '../cel/index.ts';
 
 /** How often a CEL policy is re-evaluated after resolving the lookups it asked for. */
 const MAX_CEL_LOOKUP_ROUNDS = 4;
@@ -97,8 +97,9 @@ function kindPlan(policies: readonly CompiledPolicy[], kind: string): KindPlan {
     mutate: phaseEntries(policies, kind, isMutatePhase),
     validateWebhook: phaseEntries(policies, kind, isValidatePhaseWebhook),
     validateCli: phaseEntries(policies, kind, isValidatePhaseCli),
-    // Generate rules are matched in full (no kind pre-filter), CEL policies have none.
+    // Generate rules are matched in full (no kind pre-filter); GeneratingPolicies run whole.
     generate: policies.flatMap((policy, index) => {
+      if (policy.cel?.type === 'generating') return [{ policy, index, rules: [] }];
       const rules = policy.rules.filter((r) => r.type === 'Generation');
       return rules.length > 0 ? [{ policy, index, rules }] : [];
     }),
@@ -356,17 +357,30 @@ export class Engine {
     pr.durationMs += performance.now() - t0;
   }
 
-  /** Generate rules (offline only: `portcullis test` compares their output). */
+  /** Generate rules and GeneratingPolicies (offline only: `portcullis test` compares their output). */
   private async generatePhase(st: Evaluation): Promise<void> {
     const trigger = st.resource ?? st.input.oldObject;
     if (!trigger) return;
     for (const { policy, index, rules } of st.plan.generate) {
       const pr = st.resultFor(policy, index);
+      if (policy.cel?.type === 'generating') {
+        pr.rules.push(...await this.celGenerate(policy.cel.policy, st.input, st.resource));
+        continue;
+      }
       for (const rule of rules) {
         const res = await this.runRule(policy, rule, st.input, trigger, st.contextFor(rule), st.pinned, 'validate');
         if (res) pr.rules.push(res.response);
       }
     }
+  }
+
+  /** A GeneratingPolicy, evaluated as a whole: its responses carry the objects it generates. */
+  private async celGenerate(policy: CompiledGeneratingPolicy, input: AdmissionInput, object: KubeObject | null): Promise<RuleResponse[]> {
+    const subject = { ...input, object };
+    const results = await this.celEvaluate(input, (opts) => policy.evaluate(subject, opts));
+    return results.map((r) => ({
+      name: r.rule, type: 'Generation' as const, status: r.status, message: r.message, ...(r.generated ? { generatedResources: r.generated } : {}),
+    }));
   }
 
   private celOptions(input: AdmissionInput): VpolEvalOptions {

@@ -15,7 +15,7 @@ import { expandAutogen } from './autogen.ts';
 import { compileRuleMatcher, kindOfSelector, type CompiledMatcher } from '../engine/match.ts';
 import { compileRuleHandler, type RuleHandler } from '../engine/handlers/index.ts';
 import { compileConditionBlock, type CompiledConditionBlock } from '../engine/handlers/preconditions.ts';
-import type { CompiledValidatingPolicy, CompiledMutatingPolicy, VpolEvalOptions, VpolResult } from '../cel/index.ts';
+import type { CompiledGeneratingPolicy, CompiledValidatingPolicy, CompiledMutatingPolicy, VpolEvalOptions, VpolResult } from '../cel/index.ts';
 import type { ConstraintMatcher } from '../cel/match-constraints.ts';
 import type { PolicyKind } from './types.ts';
 
@@ -58,6 +58,8 @@ export type CelValidatingRuntime = Omit<CompiledValidatingPolicy, 'evaluate'> & 
 export type CelPolicyRuntime =
   | { type: 'validating'; policy: CelValidatingRuntime }
   | { type: 'mutating'; policy: CompiledMutatingPolicy }
+  /** Offline only: the engine's generate phase (`mode: 'all'`) reports what it would generate; the webhook skips it. */
+  | { type: 'generating'; policy: CompiledGeneratingPolicy }
   /** A kind Portcullis cannot evaluate yet: matched requests get an `error` result saying so. */
   | { type: 'unsupported'; reason: string; matches: ConstraintMatcher };
 

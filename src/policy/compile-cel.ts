@@ -28,7 +28,8 @@ function compileCel(loaded: LoadedPolicy, extras: CompileExtras): CompiledPolicy
   } else {
     try {
       const c = compileCelPolicy(doc, (extras.exceptions ?? []) as readonly JsonObject[]);
-      cel = c.type === 'validating' ? { type: 'validating', policy: c.policy } : { type: 'mutating', policy: c.policy };
+      cel = c.type === 'validating' ? { type: 'validating', policy: c.policy }
+        : c.type === 'mutating' ? { type: 'mutating', policy: c.policy } : { type: 'generating', policy: c.policy };
     } catch (err) {
       if (!(err instanceof UnsupportedPolicyError)) throw err;
       cel = { type: 'unsupported', reason: err.message, matches: compileMatchConstraints(spec.matchConstraints as JsonObject | undefined) };

@@ -1,7 +1,7 @@
 import t from 'tap';
 import {
   describeResource, duplicateKey, identityOf, loadResourceFile, loadResourceFiles, parseResourceText, pickResource, removeDuplicates,
-  resourceDiff, resourcesEqual, tidy,
+  resourceDiff, resourcesEqual, tidy, withoutGenerateLabels,
 } from '../../src/cli/resources.ts';
 
 t.test('parseResourceText: multi-document, empty documents skipped, namespace defaulted', async (t) => {
@@ -94,4 +94,14 @@ t.test('loadResourceFile: every document of an expected file; a bad document is 
   const dir = t.testdir({ 'ok.yaml': 'kind: Pod\nmetadata:\n  name: a\n---\nkind: Pod\nmetadata:\n  name: b\n', 'bad.yaml': '- 1\n' });
   t.same((await loadResourceFile(`${dir}/ok.yaml`)).map((r) => r.metadata!.name), ['a', 'b']);
   await t.rejects(loadResourceFile(`${dir}/bad.yaml`), /failed to load resource \(document is not an object\)/);
+});
+
+t.test('withoutGenerateLabels: generate.kyverno.io labels dropped, managed-by defaults to kyverno (Kyverno CLI FixupGenerateLabels)', async (t) => {
+  const generated = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'c', labels: { 'generate.kyverno.io/policy-name': 'p', app: 'x' } } };
+  t.same(withoutGenerateLabels(generated).metadata!.labels, { 'app.kubernetes.io/managed-by': 'kyverno', app: 'x' });
+  t.same(generated.metadata.labels, { 'generate.kyverno.io/policy-name': 'p', app: 'x' }, 'the input is not modified');
+  t.same(withoutGenerateLabels({ metadata: { name: 'n', labels: { 'app.kubernetes.io/managed-by': 'helm' } } }).metadata!.labels,
+    { 'app.kubernetes.io/managed-by': 'helm' });
+  t.ok(resourcesEqual(withoutGenerateLabels({ kind: 'A', metadata: { name: 'n' } }),
+    withoutGenerateLabels({ kind: 'A', metadata: { name: 'n', labels: { 'app.kubernetes.io/managed-by': 'kyverno' } } })));
 });

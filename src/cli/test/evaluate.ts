@@ -49,8 +49,8 @@ export interface EvaluateContext {
 }
 
 function hasRuleOfType(p: CompiledPolicy, ...types: CompiledPolicy['rules'][number]['type'][]): boolean {
-  // policies.kyverno.io kinds have no rules: a mutating one mutates, the others validate.
-  if (p.cel) return types.includes(p.cel.type === 'mutating' ? 'Mutation' : 'Validation');
+  // policies.kyverno.io kinds have no rules: a mutating one mutates, a generating one generates, the others validate.
+  if (p.cel) return types.includes(p.cel.type === 'mutating' ? 'Mutation' : p.cel.type === 'generating' ? 'Generation' : 'Validation');
   return p.rules.some((r) => types.includes(r.type));
 }
 
@@ -147,7 +147,8 @@ export class PolicyRunner {
         const { rules } = await this.run(p, current, 'all', varsOf(p));
         const gen = rules.filter((r) => r.type === 'Generation');
         o.rules.push(...gen);
-        if (gen.length > 0) o.applicable = true;
+        // Kyverno's CLI keeps a GeneratingPolicy's engine response even without a rule (excluded, not "not found").
+        if (gen.length > 0 || p.cel?.type === 'generating') o.applicable = true;
       } catch (e) {
         o.error = (e as Error).message;
         o.applicable = true;

@@ -2,8 +2,9 @@
  * Compare a Test's expected results with what the engine produced, the way
  * `kyverno test` does:
  * - an expectation names a policy (`name` or `namespace/name`), a rule (also
- *   matched as `autogen-<rule>` and `autogen-cronjob-<rule>`), a kind and
- *   resources (`name` or `namespace/name`);
+ *   matched as `autogen-<rule>` and `autogen-cronjob-<rule>`; no rule also
+ *   names a ValidatingPolicy's `validation` result), a kind and resources
+ *   (`name` or `namespace/name`);
  * - each matching rule response gives one row: success when its status equals
  *   the expected result (and the patched/generated resource equals the
  *   expected file, when one is given);
@@ -16,7 +17,7 @@
  */
 import type { KubeObject, RuleStatus } from '../../engine/types.ts';
 import type { CompiledPolicy } from '../../policy/compile.ts';
-import { describeResource, identityOf, resourceDiff, resourcesEqual, type ResourceIdentity } from '../resources.ts';
+import { describeResource, identityOf, resourceDiff, resourcesEqual, withoutGenerateLabels, type ResourceIdentity } from '../resources.ts';
 import type { CliRuleResponse, PolicyOutcome, ResourceOutcome } from './evaluate.ts';
 import type { ExpectedResult, TestExpectation } from './spec.ts';
 
@@ -59,11 +60,16 @@ export function policyMatches(spec: string, policy: CompiledPolicy): boolean {
   return policy.namespace === undefined || policy.namespace === ns;
 }
 
-export function ruleMatches(expectation: TestExpectation, ruleName: string): boolean {
+export function ruleMatches(expectation: TestExpectation, ruleName: string, policy?: Pick<CompiledPolicy, 'kind'>): boolean {
   if (expectation.anyRule) return true;
   const r = expectation.rule;
+  // A ValidatingPolicy's result is named `validation` (Kyverno's newer engine); before that
+  // it was named '', so Test files written then name no rule, and those rows are checked.
+  if (r === '' && ruleName === 'validation' && policy && VALIDATING_POLICY_KINDS.has(policy.kind)) return true;
   return ruleName === r || ruleName === `autogen-${r}` || ruleName === `autogen-cronjob-${r}`;
 }
+
+const VALIDATING_POLICY_KINDS = new Set(['ValidatingPolicy', 'NamespacedValidatingPolicy']);
 
 /** Does `spec` (`name` or `namespace/name`) with the expectation's kind/namespace name this resource? */
 export function resourceMatches(expectation: TestExpectation, spec: string, id: ResourceIdentity): boolean {
@@ -139,8 +145,9 @@ async function compareWithFile(file: string, actual: KubeObject, load: ExpectedR
     return { ok: false, reason: 'Resource error', message: (e as Error).message };
   }
   if (expected === undefined) return { ok: false, reason: 'Resource error', message: `${describeResource(actual)} not found in manifest`, skipRow: true };
-  if (resourcesEqual(actual, expected)) return undefined;
-  const diff = resourceDiff(actual, expected);
+  const [a, e] = [withoutGenerateLabels(actual), withoutGenerateLabels(expected)];
+  if (resourcesEqual(a, e)) return undefined;
+  const diff = resourceDiff(a, e);
   return {
     ok: false,
     reason: 'Resource diff',
@@ -175,7 +182,7 @@ export async function matchExpectations(
           if (!outcome.applicable) continue;
           let rowsHere = 0;
           for (const rule of outcome.rules) {
-            if (!ruleMatches(exp, rule.name)) continue;
+            if (!ruleMatches(exp, rule.name, outcome.policy)) continue;
             for (const c of await checkRule(exp, outcome, res, rule, load)) {
               if (c.skipRow) {
                 skippedByFile = true;

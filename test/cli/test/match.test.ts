@@ -54,6 +54,24 @@ t.test('ruleMatches: exact, autogen- and autogen-cronjob- variants; any rule for
   t.ok(ruleMatches(v!, 'anything'));
 });
 
+t.test('a ValidatingPolicy result (`validation`) answers an expectation that names no rule, as Kyverno\'s unnamed result did', async (t) => {
+  const [none] = expectations([{ policy: 'p', result: 'fail' }]);
+  const [named] = expectations([{ policy: 'p', rule: 'validation', result: 'fail' }]);
+  for (const kind of ['ValidatingPolicy', 'NamespacedValidatingPolicy']) {
+    t.ok(ruleMatches(none!, 'validation', { kind }), kind);
+    t.ok(ruleMatches(named!, 'validation', { kind }), `${kind}, rule named`);
+  }
+  t.notOk(ruleMatches(none!, 'validation', { kind: 'ClusterPolicy' }), 'a ClusterPolicy rule named validation needs its name');
+  t.notOk(ruleMatches(none!, 'validation'), 'no policy, no alias');
+
+  // End to end: the row is checked (a failing pass/fail mismatch), not passed as excluded.
+  const vpol = { ...fakePolicy({ metadata: { name: 'p' }, spec: { rules: [] } }), kind: 'ValidatingPolicy' };
+  const rows = await matchExpectations(expectations([{ policy: 'p', kind: 'Pod', resources: ['web'], result: 'pass' }]),
+    [outcome(pod('web'), [{ policy: vpol, rules: [rule('validation', 'fail', 'no privileged containers')] }])], noFiles);
+  t.equal(rows.length, 1);
+  t.match(rows[0], { result: 'Fail', excluded: false, reason: 'Want pass, got fail' });
+});
+
 t.test('resourceMatches: name or namespace/name, kind and deprecated namespace field', async (t) => {
   const [e] = expectations([{ policy: 'p', rule: 'r', kind: 'Pod', result: 'pass' }]);
   const id = identityOf(pod('a', 'prod'));

@@ -24,11 +24,16 @@ export interface CompiledException {
   matches(bindings: Record<string, CelInput>, ctx?: CelContextProvider): boolean;
 }
 
-/** Compile the exceptions that reference this policy (by name and kind). */
-export function compileExceptionsFor(policyName: string, policyKind: string, exceptions: readonly JsonObject[]): CompiledException[] {
+/** The policies.kyverno.io PolicyExceptions whose `policyRefs` name this policy (by name and kind). */
+export function exceptionsNaming(policyName: string, policyKind: string, exceptions: readonly JsonObject[]): JsonObject[] {
   return exceptions
     .filter((e) => e.kind === 'PolicyException' && String(e.apiVersion ?? '').startsWith('policies.kyverno.io/'))
-    .filter((e) => (Array.isArray(obj(e.spec)?.policyRefs) ? (obj(e.spec)!.policyRefs as JsonValue[]) : []).some((r) => obj(r)?.name === policyName && obj(r)?.kind === policyKind))
+    .filter((e) => (Array.isArray(obj(e.spec)?.policyRefs) ? (obj(e.spec)!.policyRefs as JsonValue[]) : []).some((r) => obj(r)?.name === policyName && obj(r)?.kind === policyKind));
+}
+
+/** Compile the exceptions that reference this policy (by name and kind). */
+export function compileExceptionsFor(policyName: string, policyKind: string, exceptions: readonly JsonObject[]): CompiledException[] {
+  return exceptionsNaming(policyName, policyKind, exceptions)
     .map((e) => {
       const meta = obj(e.metadata) ?? {};
       const spec = obj(e.spec) ?? {};

@@ -8,12 +8,14 @@ import { compileMutatingPolicy, type CompiledMutatingPolicy } from './mpol.ts';
 import { compileValidatingPolicy, UnsupportedPolicyError, type CompiledValidatingPolicy } from './vpol.ts';
 import { compileImageValidatingPolicy, type CompiledImageValidatingPolicy } from './ivpol.ts';
 import { compileGeneratingPolicy, type CompiledGeneratingPolicy } from './gpol.ts';
+import { compileDeletingPolicy, type CompiledDeletingPolicy } from './dpol.ts';
 
 export { compileExpression, CelCompileError, CelEvalError, type CompiledExpression } from './env.ts';
 export { compileCelValidation, type CelRuleEnv, type CelRuleResult, type CelValidationOptions, type CelRuleEvaluator } from './validate-cel.ts';
 export { compileValidatingPolicy, UnsupportedPolicyError, type CompiledValidatingPolicy, type VpolResult, type VpolEvalOptions, type ValidationAction } from './vpol.ts';
 export { compileMutatingPolicy, type CompiledMutatingPolicy, type MpolResult, type MpolOutcome } from './mpol.ts';
 export { compileGeneratingPolicy, type CompiledGeneratingPolicy, type GpolResult } from './gpol.ts';
+export { compileDeletingPolicy, type CompiledDeletingPolicy, type DpolResult } from './dpol.ts';
 export { CelPolicyCompileError } from './program.ts';
 export { compileImageValidatingPolicy, compileGlob, type CompiledImageValidatingPolicy } from './ivpol.ts';
 export { convertAttestor, imageVerifyFuncs } from './lib/image-verify.ts';
@@ -27,7 +29,8 @@ export type CompiledCelPolicy =
   /** ImageValidatingPolicy kinds verify images first: their `evaluate` answers with a Promise. */
   | { type: 'validating'; policy: CompiledValidatingPolicy | CompiledImageValidatingPolicy }
   | { type: 'mutating'; policy: CompiledMutatingPolicy }
-  | { type: 'generating'; policy: CompiledGeneratingPolicy };
+  | { type: 'generating'; policy: CompiledGeneratingPolicy }
+  | { type: 'deleting'; policy: CompiledDeletingPolicy };
 
 /** Is this a policies.kyverno.io document (any version)? */
 export function isCelPolicyDocument(doc: JsonObject): boolean {
@@ -49,6 +52,9 @@ export function compileCelPolicy(doc: JsonObject, exceptions: readonly JsonObjec
     case 'GeneratingPolicy':
     case 'NamespacedGeneratingPolicy':
       return { type: 'generating', policy: compileGeneratingPolicy(doc, exceptions) };
+    case 'DeletingPolicy':
+    case 'NamespacedDeletingPolicy':
+      return { type: 'deleting', policy: compileDeletingPolicy(doc, exceptions) };
     default:
       throw new UnsupportedPolicyError(`${String(doc.kind)} (${String(doc.apiVersion)}) is not supported yet`);
   }

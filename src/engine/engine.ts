@@ -79,13 +79,19 @@ const isMutatePhase = (r: CompiledRule) => r.type === 'Mutation' || r.type === '
 interface PhaseEntry { policy: CompiledPolicy; index: number; rules: readonly CompiledRule[] }
 
 /** The phases for one resource kind, worked out once per kind instead of per review. */
-interface KindPlan { mutate: PhaseEntry[]; validateWebhook: PhaseEntry[]; validateCli: PhaseEntry[]; generate: PhaseEntry[] }
+interface KindPlan { mutate: PhaseEntry[]; validateWebhook: PhaseEntry[]; validateCli: PhaseEntry[]; generate: PhaseEntry[]; deletion: PhaseEntry[] }
+
+/** CEL kinds Kyverno never evaluates at admission: their own phases run offline (`mode: 'all'`) only. */
+const isOfflineOnly = (policy: CompiledPolicy) => policy.cel?.type === 'generating' || policy.cel?.type === 'deleting';
 
 function phaseEntries(policies: readonly CompiledPolicy[], kind: string, inPhase: (r: CompiledRule) => boolean): PhaseEntry[] {
   const out: PhaseEntry[] = [];
   for (let index = 0; index < policies.length; index++) {
     const policy = policies[index]!;
-    if (policy.cel) { out.push({ policy, index, rules: [] }); continue; }
+    if (policy.cel) {
+      if (!isOfflineOnly(policy)) out.push({ policy, index, rules: [] });
+      continue;
+    }
     if (!policy.rules.some(inPhase)) continue;
     out.push({ policy, index, rules: policy.rules.filter((r) => inPhase(r) && mayMatchKind(r, kind)) });
   }
@@ -103,10 +109,11 @@ function kindPlan(policies: readonly CompiledPolicy[], kind: string): KindPlan {
       const rules = policy.rules.filter((r) => r.type === 'Generation');
       return rules.length > 0 ? [{ policy, index, rules }] : [];
     }),
+    deletion: policies.flatMap((policy, index) => (policy.cel?.type === 'deleting' ? [{ policy, index, rules: [] }] : [])),
   };
 }
 
-const MUTATE = 0, VALIDATE = 1, GENERATE = 2;
+const MUTATE = 0, VALIDATE = 1, OFFLINE = 2;
 
 /** The state of one evaluate() call, carried from rule to rule (and across any wait). */
 class Evaluation {
@@ -258,9 +265,19 @@ export class Engine {
     }
     if (phase === VALIDATE) {
       const p = mode !== 'mutate' ? this.validatePhase(st, 0, 0) : undefined;
-      if (p) return p.then(() => this.runPhases(st, GENERATE));
+      if (p) return p.then(() => this.runPhases(st, OFFLINE));
     }
-    return mode === 'all' && st.plan.generate.length > 0 ? this.generatePhase(st) : undefined;
+    return mode === 'all' ? this.offlinePhases(st) : undefined;
+  }
+
+  /** Generate, then deletion (`mode: 'all'` only): what Kyverno's background controllers would do. */
+  private offlinePhases(st: Evaluation): Promise<void> | undefined {
+    const { generate, deletion } = st.plan;
+    if (generate.length === 0 && deletion.length === 0) return undefined;
+    return (async () => {
+      if (generate.length > 0) await this.generatePhase(st);
+      if (deletion.length > 0) await this.deletionPhase(st);
+    })();
   }
 
   /** Mutate rules from entry `e`, rule `r` on, each on the previous result. */
@@ -381,6 +398,23 @@ export class Engine {
     return results.map((r) => ({
       name: r.rule, type: 'Generation' as const, status: r.status, message: r.message, ...(r.generated ? { generatedResources: r.generated } : {}),
     }));
+  }
+
+  /**
+   * DeletingPolicies (offline only): whether a cleanup run would delete the
+   * resource as loaded (Kyverno's CLI applies them to the unmutated resource).
+   */
+  private async deletionPhase(st: Evaluation): Promise<void> {
+    for (const { policy, index } of st.plan.deletion) {
+      const cel = policy.cel;
+      if (cel?.type !== 'deleting') continue;
+      const t0 = performance.now();
+      const results = await this.celEvaluate(st.input, (opts) => cel.policy.evaluate(st.input, opts));
+      if (results.length === 0) continue;
+      const pr = st.resultFor(policy, index);
+      for (const r of results) pr.rules.push({ name: r.rule, type: 'Deletion', status: r.status, message: r.message });
+      pr.durationMs += performance.now() - t0;
+    }
   }
 
   private celOptions(input: AdmissionInput): VpolEvalOptions {

@@ -25,7 +25,8 @@ export interface KubeObject {
 }
 
 export type RuleStatus = 'pass' | 'fail' | 'warn' | 'error' | 'skip';
-export type RuleType = 'Validation' | 'Mutation' | 'ImageVerify' | 'Generation';
+/** `Deletion`: a DeletingPolicy's offline verdict (Kyverno's engineapi.Deletion). */
+export type RuleType = 'Validation' | 'Mutation' | 'ImageVerify' | 'Generation' | 'Deletion';
 export type Operation = 'CREATE' | 'UPDATE' | 'DELETE' | 'CONNECT';
 
 /** RFC 6902 operation, as produced by fast-json-patch. */

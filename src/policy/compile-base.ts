@@ -15,7 +15,7 @@ import { expandAutogen } from './autogen.ts';
 import { compileRuleMatcher, kindOfSelector, type CompiledMatcher } from '../engine/match.ts';
 import { compileRuleHandler, type RuleHandler } from '../engine/handlers/index.ts';
 import { compileConditionBlock, type CompiledConditionBlock } from '../engine/handlers/preconditions.ts';
-import type { CompiledGeneratingPolicy, CompiledValidatingPolicy, CompiledMutatingPolicy, VpolEvalOptions, VpolResult } from '../cel/index.ts';
+import type { CompiledDeletingPolicy, CompiledGeneratingPolicy, CompiledValidatingPolicy, CompiledMutatingPolicy, VpolEvalOptions, VpolResult } from '../cel/index.ts';
 import type { ConstraintMatcher } from '../cel/match-constraints.ts';
 import type { PolicyKind } from './types.ts';
 
@@ -60,6 +60,8 @@ export type CelPolicyRuntime =
   | { type: 'mutating'; policy: CompiledMutatingPolicy }
   /** Offline only: the engine's generate phase (`mode: 'all'`) reports what it would generate; the webhook skips it. */
   | { type: 'generating'; policy: CompiledGeneratingPolicy }
+  /** Offline only: the engine's deletion phase (`mode: 'all'`) reports whether a cleanup run would delete the resource; the webhook skips it. */
+  | { type: 'deleting'; policy: CompiledDeletingPolicy }
   /** A kind Portcullis cannot evaluate yet: matched requests get an `error` result saying so. */
   | { type: 'unsupported'; reason: string; matches: ConstraintMatcher };
 

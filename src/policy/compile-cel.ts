@@ -27,9 +27,7 @@ function compileCel(loaded: LoadedPolicy, extras: CompileExtras): CompiledPolicy
     cel = { type: 'mutating', policy: compileMapAsMutatingPolicy(doc, (extras.bindings ?? []) as readonly JsonObject[], (extras.params ?? []) as readonly JsonObject[]) };
   } else {
     try {
-      const c = compileCelPolicy(doc, (extras.exceptions ?? []) as readonly JsonObject[]);
-      cel = c.type === 'validating' ? { type: 'validating', policy: c.policy }
-        : c.type === 'mutating' ? { type: 'mutating', policy: c.policy } : { type: 'generating', policy: c.policy };
+      cel = compileCelPolicy(doc, (extras.exceptions ?? []) as readonly JsonObject[]);
     } catch (err) {
       if (!(err instanceof UnsupportedPolicyError)) throw err;
       cel = { type: 'unsupported', reason: err.message, matches: compileMatchConstraints(spec.matchConstraints as JsonObject | undefined) };

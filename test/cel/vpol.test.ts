@@ -142,7 +142,8 @@ t.test('compileCelPolicy dispatches by kind and rejects unsupported kinds clearl
   t.equal(compileCelPolicy(policy()).type, 'validating');
   t.equal(compileCelPolicy({ kind: 'MutatingPolicy', metadata: { name: 'm' }, spec: {} }).type, 'mutating');
   t.equal(compileCelPolicy({ apiVersion: 'policies.kyverno.io/v1', kind: 'GeneratingPolicy', metadata: { name: 'g' }, spec: {} }).type, 'generating');
-  t.throws(() => compileCelPolicy({ apiVersion: 'policies.kyverno.io/v1', kind: 'DeletingPolicy', metadata: { name: 'd' } }), UnsupportedPolicyError);
+  t.equal(compileCelPolicy({ apiVersion: 'policies.kyverno.io/v1', kind: 'DeletingPolicy', metadata: { name: 'd' }, spec: { schedule: '0 * * * *' } }).type, 'deleting');
+  t.throws(() => compileCelPolicy({ apiVersion: 'policies.kyverno.io/v1', kind: 'UnknownPolicy', metadata: { name: 'u' } }), UnsupportedPolicyError);
   t.equal(compileCelPolicy({ apiVersion: 'policies.kyverno.io/v1', kind: 'ImageValidatingPolicy', metadata: { name: 'i' }, spec: {} }).type, 'validating');
   t.equal(isCelPolicyDocument(policy()), true);
   t.equal(isCelPolicyDocument({ apiVersion: 'kyverno.io/v1', kind: 'ClusterPolicy' }), false);

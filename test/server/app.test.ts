@@ -234,3 +234,42 @@ t.test('debug logs carry per-rule detail, but never a Secret\'s messages or data
   await post(app, '/validate', review({ object: pod('web') }));
   t.ok(log.lines.some((l) => l.msg === 'rule result' && typeof l.message === 'string'), 'messages logged for non-Secrets at debug');
 });
+
+t.test('a DeletingPolicy loaded by the server gives admission requests no result: no denial, no warning', async (t) => {
+  // A cleanup policy matching every Pod (failurePolicy Fail by default), next to a ValidatingPolicy
+  // that still denies: Kyverno only evaluates DeletingPolicies on their schedule, never at admission.
+  const dir = t.testdir({
+    'dpol.yaml': `apiVersion: policies.kyverno.io/v1
+kind: DeletingPolicy
+metadata: {name: cleanup-pods}
+spec:
+  schedule: "*/5 * * * *"
+  matchConstraints:
+    resourceRules: [{apiGroups: [''], apiVersions: [v1], operations: [CREATE, UPDATE, DELETE], resources: [pods]}]
+  conditions: [{name: always, expression: 'true'}]
+`,
+    'vpol.yaml': `apiVersion: policies.kyverno.io/v1
+kind: ValidatingPolicy
+metadata: {name: no-latest}
+spec:
+  validationActions: [Deny]
+  matchConstraints:
+    resourceRules: [{apiGroups: [''], apiVersions: [v1], operations: [CREATE], resources: [pods]}]
+  validations: [{expression: "object.spec.containers.all(c, !c.image.endsWith(':latest'))", message: no latest}]
+`,
+  });
+  const store = new PolicyStore({ budgetMs: 8000, paths: [dir] });
+  t.same(await store.reload(), { ok: true, errors: [] });
+  t.same(store.current!.policies.map((p) => `${p.kind}/${p.name}`).sort(), ['DeletingPolicy/cleanup-pods', 'ValidatingPolicy/no-latest']);
+  const { logger } = captureLogger();
+  const app = buildApp({ policies: store, logger });
+  const allowed = { apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', response: { uid: 'd', allowed: true } };
+  for (const url of ['/validate', '/mutate']) {
+    t.same((await post(app, url, review({ uid: 'd', object: pod('web') }))).json(), allowed, `${url}: CREATE`);
+    t.same((await post(app, url, review({ uid: 'd', operation: 'DELETE', object: null, oldObject: pod('web') }))).json(), allowed, `${url}: DELETE`);
+  }
+  const latest = (await post(app, '/validate', review({ uid: 'l', object: pod('web', { spec: { containers: [{ name: 'c', image: 'nginx:latest' }] } }) }))).json();
+  t.equal(latest.response.allowed, false, 'the ValidatingPolicy next to it still denies');
+  t.match(latest.response.status.message, /no-latest/);
+  t.notMatch(latest.response.status.message, /cleanup-pods/);
+});

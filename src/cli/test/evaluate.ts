@@ -2,13 +2,14 @@
  * Apply compiled policies to offline resources the way the Kyverno CLI
  * processor does: for each resource, every policy with mutate rules runs in
  * order (each sees the previous result), then every policy with validate or
- * verifyImages rules runs on the mutated resource, then generate rules. Each
- * policy is evaluated on its own so that per-policy Values apply, and so each
- * policy gets its own response ("engine response" in Kyverno terms): a policy
- * with mutate/validate rules always has one, even with no rule applied — that
- * is what makes a non-matching resource "excluded" rather than "not found".
+ * verifyImages rules runs on the mutated resource, then generate rules, then
+ * DeletingPolicies (on the resource as loaded). Each policy is evaluated on
+ * its own so that per-policy Values apply, and so each policy gets its own
+ * response ("engine response" in Kyverno terms): a policy with
+ * mutate/validate rules always has one, even with no rule applied — that is
+ * what makes a non-matching resource "excluded" rather than "not found".
  */
-import type { ContextResolver, JsonObject, JsonValue, KubeObject, RuleResponse } from '../../engine/types.ts';
+import type { ContextResolver, JsonObject, JsonValue, KubeObject, RuleResponse, RuleType } from '../../engine/types.ts';
 import type { CompiledPolicy } from '../../policy/compile.ts';
 import type { CompiledExceptions } from '../../engine/exceptions.ts';
 import type { EngineLike } from './deps.ts';
@@ -48,9 +49,13 @@ export interface EvaluateContext {
   exceptions?: CompiledExceptions;
 }
 
-function hasRuleOfType(p: CompiledPolicy, ...types: CompiledPolicy['rules'][number]['type'][]): boolean {
-  // policies.kyverno.io kinds have no rules: a mutating one mutates, a generating one generates, the others validate.
-  if (p.cel) return types.includes(p.cel.type === 'mutating' ? 'Mutation' : p.cel.type === 'generating' ? 'Generation' : 'Validation');
+/** policies.kyverno.io kinds have no rules: a mutating one mutates, a generating one generates, a deleting one deletes, the others validate. */
+const CEL_RULE_TYPE: Record<NonNullable<CompiledPolicy['cel']>['type'], RuleType> = {
+  validating: 'Validation', unsupported: 'Validation', mutating: 'Mutation', generating: 'Generation', deleting: 'Deletion',
+};
+
+function hasRuleOfType(p: CompiledPolicy, ...types: RuleType[]): boolean {
+  if (p.cel) return types.includes(CEL_RULE_TYPE[p.cel.type]);
   return p.rules.some((r) => types.includes(r.type));
 }
 
@@ -154,6 +159,20 @@ export class PolicyRunner {
         o.applicable = true;
       }
       if (o.patchedResource === null) o.patchedResource = current;
+    }
+    for (const p of this.policies) {
+      if (!hasRuleOfType(p, 'Deletion')) continue;
+      const o = outcomeOf(p);
+      // Kyverno's CLI gives a DeletingPolicy an engine response for every resource (no rule when out of
+      // scope: excluded), evaluated on the resource as loaded, before any mutation.
+      o.applicable = true;
+      try {
+        const { rules } = await this.run(p, resource, 'all', varsOf(p));
+        o.rules.push(...rules.filter((r) => r.type === 'Deletion'));
+      } catch (e) {
+        o.error = (e as Error).message;
+      }
+      o.patchedResource = resource;
     }
     return { resource, id, policies: [...outcomes.values()], patchedResource: current };
   }

@@ -63,14 +63,14 @@ const NAMESPACED = new Set(['ConfigMap', 'Secret', 'ServiceAccount', 'Service', 
   'Deployment', 'StatefulSet', 'DaemonSet', 'ReplicaSet', 'Job', 'CronJob']);
 
 /** `none`: no params found under parameterNotFoundAction Allow (the binding then does nothing). */
-type ParamsResult = { params: JsonValue | null; none?: boolean } | { error: string };
+export type ParamsResult = { params: JsonValue | null; none?: boolean } | { error: string };
 
 /**
  * Resolves a binding's params for a request namespace, as the API server's
  * CollectParams does, over the candidate documents (pre-filtered once by
  * paramKind and name/selector).
  */
-function compileParamResolver(paramKind: JsonObject | undefined, paramRef: JsonObject | undefined, docs: readonly JsonObject[]): (namespace: string) => ParamsResult {
+export function compileParamResolver(paramKind: JsonObject | undefined, paramRef: JsonObject | undefined, docs: readonly JsonObject[]): (namespace: string) => ParamsResult {
   if (!paramKind || !paramRef) return () => ({ params: null });
   const apiVersion = str(paramKind.apiVersion);
   const kind = str(paramKind.kind);

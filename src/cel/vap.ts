@@ -2,16 +2,20 @@
  * Kubernetes ValidatingAdmissionPolicy (+ bindings) evaluated offline the way
  * Kyverno's CLI does (pkg/admissionpolicy Validate): without bindings the
  * policy's matchConstraints decide; with bindings the first binding whose
- * matchResources (if any) match is used and params are not resolved. The
- * rule is named after the policy; unmet matchConditions skip with "match
- * conditions aren't met"; an evaluation error is an `error`, a denial a
- * `fail` with the validator's message, otherwise `pass` with no message.
+ * matchResources (if any) match is used, and its paramRef selects `params`
+ * among the Test's paramResources (as for MutatingAdmissionPolicy, map.ts);
+ * `request.userInfo` is the Test's user info. The rule is named after the
+ * policy; unmet matchConditions skip with "match conditions aren't met"; an
+ * evaluation error or a binding that cannot be configured is an `error`, a
+ * denial a `fail` with the validator's message, otherwise `pass` with no
+ * message.
  */
 import type { AdmissionInput, JsonObject, JsonValue } from '../engine/types.ts';
 import type { CelContextProvider } from './context.ts';
 import { compileMatchConstraints, type ConstraintMatcher } from './match-constraints.ts';
 import { compileProgram } from './program.ts';
 import { resourceOfKind } from './resources.ts';
+import { compileParamResolver, type ParamsResult } from './map.ts';
 import type { CompiledValidatingPolicy, ValidationAction } from './vpol.ts';
 
 export interface VapResult {
@@ -33,7 +37,8 @@ export function bindingsFor(policyName: string, docs: readonly JsonObject[]): Js
   return docs.filter((d) => d.kind === 'ValidatingAdmissionPolicyBinding' && obj(d.spec)?.policyName === policyName);
 }
 
-export function compileValidatingAdmissionPolicy(doc: JsonObject, bindings: readonly JsonObject[] = []): CompiledValidatingAdmissionPolicy {
+/** `params`: the documents bindings' paramRefs may select (the Test's paramResources and resources). */
+export function compileValidatingAdmissionPolicy(doc: JsonObject, bindings: readonly JsonObject[] = [], params: readonly JsonObject[] = []): CompiledValidatingAdmissionPolicy {
   const name = String(obj(doc.metadata)?.name ?? '');
   const spec = obj(doc.spec) ?? {};
   const program = compileProgram({
@@ -44,9 +49,15 @@ export function compileValidatingAdmissionPolicy(doc: JsonObject, bindings: read
     fieldNames: { matchConditions: 'spec.matchConditions', variables: 'spec.variables', validations: 'spec.validations', auditAnnotations: 'spec.auditAnnotations' },
   });
   const policyMatch = compileMatchConstraints(obj(spec.matchConstraints));
-  const bound: { name: string; matches: ConstraintMatcher | undefined }[] = bindings.map((b) => {
-    const mr = obj(obj(b.spec)?.matchResources);
-    return { name: String(obj(b.metadata)?.name ?? ''), matches: mr ? compileMatchConstraints(mr, true) : undefined };
+  const paramKind = obj(spec.paramKind);
+  const bound: { name: string; matches: ConstraintMatcher | undefined; params: (namespace: string) => ParamsResult }[] = bindings.map((b) => {
+    const bs = obj(b.spec) ?? {};
+    const mr = obj(bs.matchResources);
+    return {
+      name: String(obj(b.metadata)?.name ?? ''),
+      matches: mr ? compileMatchConstraints(mr, true) : undefined,
+      params: compileParamResolver(paramKind, obj(bs.paramRef), params),
+    };
   });
 
   return {
@@ -54,17 +65,24 @@ export function compileValidatingAdmissionPolicy(doc: JsonObject, bindings: read
     evaluate(input, opts = {}) {
       // Kyverno's CLI always evaluates a CREATE of the resource.
       const request: AdmissionInput = { ...input, operation: 'CREATE', oldObject: null };
-      let binding: string | undefined;
+      let binding: (typeof bound)[number] | undefined;
       if (bound.length === 0) {
         if (!policyMatch(request)) return [];
       } else {
-        const b = bound.find((x) => !x.matches || x.matches(request));
-        if (!b) return [];
-        binding = b.name;
+        binding = bound.find((x) => !x.matches || x.matches(request));
+        if (!binding) return [];
       }
       const o = request.object;
       const isNamespace = request.kind.kind === 'Namespace' && request.kind.group === '';
       const ns = isNamespace ? '' : (o?.metadata?.namespace ?? request.namespace ?? '');
+      const extra = binding !== undefined ? { binding: binding.name } : {};
+      let params = opts.params ?? null;
+      if (binding) {
+        const p = binding.params(ns);
+        if ('error' in p) return [{ rule: name, status: 'error', message: `failed to configure binding: ${p.error}`, ...extra }];
+        if (p.none) return [];
+        if (p.params !== null) params = p.params;
+      }
       const namespaceObject = ns ? { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns, ...(request.namespaceLabels ? { labels: request.namespaceLabels } : {}) } } : null;
       const r = program.evaluate({
         object: o as JsonValue,
@@ -75,12 +93,11 @@ export function compileValidatingAdmissionPolicy(doc: JsonObject, bindings: read
           name: o?.metadata?.name ?? '',
           namespace: o?.metadata?.namespace ?? '',
           operation: 'CREATE',
-          userInfo: {},
+          userInfo: { ...request.userInfo } as JsonObject,
         },
         namespaceObject,
-        params: opts.params ?? null,
+        params,
       }, opts.context);
-      const extra = binding !== undefined ? { binding } : {};
       if (r.matchError) return [{ rule: name, status: 'error', message: r.matchError, ...extra }];
       if (!r.matched) return [{ rule: name, status: 'skip', message: "match conditions aren't met", ...extra }];
       const bad = r.decisions.find((d) => d.outcome !== 'pass');
@@ -95,10 +112,10 @@ export function compileValidatingAdmissionPolicy(doc: JsonObject, bindings: read
  * the engine evaluates it like a ValidatingPolicy. Its validationActions are
  * the first binding's (Deny without bindings, as the CLI enforces).
  */
-export function compileVapAsValidatingPolicy(doc: JsonObject, allBindings: readonly JsonObject[] = []): CompiledValidatingPolicy {
+export function compileVapAsValidatingPolicy(doc: JsonObject, allBindings: readonly JsonObject[] = [], params: readonly JsonObject[] = []): CompiledValidatingPolicy {
   const name = String(obj(doc.metadata)?.name ?? '');
   const bindings = bindingsFor(name, allBindings);
-  const vap = compileValidatingAdmissionPolicy(doc, bindings);
+  const vap = compileValidatingAdmissionPolicy(doc, bindings, params);
   const declared = bindings.length > 0 && Array.isArray(obj(bindings[0]!.spec)?.validationActions)
     ? (obj(bindings[0]!.spec)!.validationActions as JsonValue[]).filter((a): a is ValidationAction => a === 'Deny' || a === 'Warn' || a === 'Audit')
     : [];

@@ -115,4 +115,6 @@ export interface ContextResolver {
   httpCall?(call: CelHttpCall): Promise<JsonValue>;
   /** Source of a generate rule's `clone` (CLI: the Test's cloneSourceResource). */
   cloneSource?(kind: string, namespace: string, name: string): Promise<KubeObject | undefined> | KubeObject | undefined;
+  /** Sources of a generate rule's `cloneList`: the objects of `namespace` (CLI: the cloneSourceResource files). */
+  cloneSources?(namespace: string): Promise<KubeObject[]> | KubeObject[];
 }

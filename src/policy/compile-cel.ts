@@ -20,7 +20,7 @@ function compileCel(loaded: LoadedPolicy, extras: CompileExtras): CompiledPolicy
   let cel: CelPolicyRuntime;
   let actions = Array.isArray(spec.validationActions) ? (spec.validationActions as string[]) : ['Deny'];
   if (loaded.kind === 'ValidatingAdmissionPolicy' && String(loaded.raw.apiVersion).startsWith('admissionregistration.k8s.io/')) {
-    const policy = compileVapAsValidatingPolicy(doc, (extras.bindings ?? []) as readonly JsonObject[]);
+    const policy = compileVapAsValidatingPolicy(doc, (extras.bindings ?? []) as readonly JsonObject[], (extras.params ?? []) as readonly JsonObject[]);
     cel = { type: 'validating', policy };
     actions = policy.validationActions;
   } else if (isMutatingAdmissionPolicyDocument(doc)) {

@@ -9,12 +9,12 @@
  * mutate/validate rules always has one, even with no rule applied — that is
  * what makes a non-matching resource "excluded" rather than "not found".
  */
-import type { ContextResolver, JsonObject, JsonValue, KubeObject, RuleResponse, RuleType } from '../../engine/types.ts';
+import type { ContextResolver, JsonObject, JsonValue, KubeObject, Operation, RuleResponse, RuleType } from '../../engine/types.ts';
 import type { CompiledPolicy } from '../../policy/compile.ts';
 import type { CompiledExceptions } from '../../engine/exceptions.ts';
 import type { EngineLike } from './deps.ts';
 import { identityOf, type ResourceIdentity } from '../resources.ts';
-import { buildAdmissionInput } from './admission.ts';
+import { buildAdmissionInput, withInjectedObjects } from './admission.ts';
 import { computeVariables, ruleValues, type RequestUserInfo, type ValuesSpec } from './spec.ts';
 
 /** Rule responses as the CLI reads them (generate rules carry `generatedResources`). */
@@ -47,6 +47,10 @@ export interface EvaluateContext {
   createEngine: (policy: CompiledPolicy, resolver?: ContextResolver, exceptions?: CompiledExceptions) => EngineLike;
   /** The Test's PolicyExceptions. */
   exceptions?: CompiledExceptions;
+  /** The Test's `oldResources`: earlier versions of resources, the old object of their UPDATE. */
+  oldResources?: readonly KubeObject[];
+  /** The operation a Test row (`resourceOperation`) gives a resource, if any. */
+  operationFor?: (resource: KubeObject) => Operation | undefined;
 }
 
 /** policies.kyverno.io kinds have no rules: a mutating one mutates, a generating one generates, a deleting one deletes, the others validate. */
@@ -69,7 +73,10 @@ export class PolicyRunner {
     this.policies = policies;
     this.context = context;
     this.engines = new Map(policies.map((p) => [p, context.createEngine(p, context.resolver, context.exceptions)]));
+    for (const old of context.oldResources ?? []) this.oldResources.set(identityKey(old), old);
   }
+
+  private readonly oldResources = new Map<string, KubeObject>();
 
   /**
    * One engine call per policy, or — when the Values give rule-level values —
@@ -78,10 +85,15 @@ export class PolicyRunner {
    * only. The operation comes from the policy-level variables alone.
    */
   private async run(policy: CompiledPolicy, resource: KubeObject, mode: 'mutate' | 'validate' | 'all', base: Record<string, JsonValue>) {
-    const input = buildAdmissionInput(resource, { variables: base, userInfo: this.context.userInfo, values: this.context.values });
+    const oldResource = this.oldResources.get(identityKey(resource));
+    const operation = this.context.operationFor?.(resource);
+    const input = buildAdmissionInput(resource, {
+      variables: base, userInfo: this.context.userInfo, values: this.context.values, ...(oldResource ? { oldResource } : {}), ...(operation ? { operation } : {}),
+    });
     const engine = this.engines.get(policy)!;
     const call = async (extra: JsonObject) => {
-      const res = await engine.evaluate(input, { mode, variables: { ...base, ...extra } });
+      const variables = { ...base, ...extra };
+      const res = await engine.evaluate(withInjectedObjects(input, variables), { mode, variables });
       const rules: CliRuleResponse[] = [];
       for (const r of res.results) if (r.policy === policy || r.policy.name === policy.name) rules.push(...r.rules);
       return { rules, patched: res.patchedResource };
@@ -176,4 +188,9 @@ export class PolicyRunner {
     }
     return { resource, id, policies: [...outcomes.values()], patchedResource: current };
   }
+}
+
+function identityKey(resource: KubeObject): string {
+  const id = identityOf(resource);
+  return `${id.apiVersion}\0${id.kind}\0${id.namespace}\0${id.name}`;
 }

@@ -6,7 +6,7 @@
  * to load) are `warnings` and show up as "Not found" rows.
  */
 import { dirname, resolve } from 'node:path';
-import type { ContextResolver, JsonObject, KubeObject } from '../../engine/types.ts';
+import type { ContextResolver, JsonObject, KubeObject, Operation } from '../../engine/types.ts';
 import type { CompiledExceptions } from '../../engine/exceptions.ts';
 import { defaultDeps, type CliDeps } from './deps.ts';
 import { describeResource, loadResourceFile, loadResourceFiles, pickResource, removeDuplicates, type ResourceIdentity } from '../resources.ts';
@@ -14,7 +14,7 @@ import { readTestFile, readYamlFile } from './discover.ts';
 import { PolicyRunner, type ResourceOutcome } from './evaluate.ts';
 import { evaluateChecks } from './checks.ts';
 import { matchExpectations, type ResultRow } from './match.ts';
-import { parseUserInfo, parseValues, type RequestUserInfo, type TestSpec, type ValuesSpec } from './spec.ts';
+import { parseUserInfo, parseValues, type RequestUserInfo, type TestExpectation, type TestSpec, type ValuesSpec } from './spec.ts';
 import { applySelector, type TestCaseSelector } from './selector.ts';
 
 export interface TestCaseReport {
@@ -144,9 +144,35 @@ export async function runTestSpec(path: string, spec: TestSpec, options: RunOpti
         },
       };
     }
-    const runner = new PolicyRunner(policies, { values, userInfo, resolver, createEngine: deps.createEngine, ...(exceptions ? { exceptions } : {}) });
-    const outcomes: ResourceOutcome[] = [];
-    for (const r of uniques) outcomes.push(await runner.evaluate(r));
+    // Generate rules' clone sources: the rows' cloneSourceResource files and the Test's clusterResources
+    // (what Kyverno's CLI loads into its fake cluster).
+    const cloneFiles = [...new Set([...spec.results.map((r) => r.cloneSourceResource).filter((f) => f !== ''), ...spec.clusterResources])];
+    if (cloneFiles.length > 0) {
+      const sources = await loadResourceFiles(cloneFiles.map(rel));
+      if (sources.errors.length > 0) throw new Error(`failed to load clone sources (${sources.errors.map((e) => `${e.file}: ${e.reason}`).join('; ')})`);
+      resolver = { ...resolver, ...cloneSourcesFrom(sources.resources) };
+    }
+    const old = spec.oldResources.length > 0 ? await loadResourceFiles(spec.oldResources.map(rel)) : { resources: [], errors: [] };
+    if (old.errors.length > 0) throw new Error(`failed to load old resources (${old.errors.map((e) => `${e.file}: ${e.reason}`).join('; ')})`);
+    // Rows with a resourceOperation are checked against the resources admitted with that
+    // operation; the others against the operation the Values give (CREATE by default).
+    const byOperation = new Map<Operation | undefined, TestExpectation[]>();
+    for (const e of expectations) {
+      const group = byOperation.get(e.resourceOperation);
+      if (group) group.push(e);
+      else byOperation.set(e.resourceOperation, [e]);
+    }
+    if (!byOperation.has(undefined)) byOperation.set(undefined, []);
+    const evaluateAll = async (operation: Operation | undefined) => {
+      const runner = new PolicyRunner(policies, {
+        values, userInfo, resolver, createEngine: deps.createEngine, oldResources: old.resources,
+        ...(exceptions ? { exceptions } : {}), ...(operation ? { operationFor: () => operation } : {}),
+      });
+      const out: ResourceOutcome[] = [];
+      for (const r of uniques) out.push(await runner.evaluate(r));
+      return out;
+    };
+    const outcomes = await evaluateAll(undefined);
 
     report.log.push('  Checking results ...');
     // Expected-resource files are parsed once per Test, whatever the number of rows using them.
@@ -156,7 +182,13 @@ export async function runTestSpec(path: string, spec: TestSpec, options: RunOpti
       if (!docs) files.set(file, (docs = loadResourceFile(rel(file))));
       return pickResource(await docs, id);
     };
-    report.rows = await matchExpectations(expectations, outcomes, loadExpected);
+    const rows = await matchExpectations(byOperation.get(undefined)!, outcomes, loadExpected);
+    for (const [operation, group] of byOperation) {
+      if (operation !== undefined) rows.push(...await matchExpectations(group, await evaluateAll(operation), loadExpected));
+    }
+    // In the Test's order, numbered from 1.
+    rows.sort((a, b) => a.expectation - b.expectation || a.id - b.id);
+    report.rows = rows.map((r, i) => ({ ...r, id: i + 1 }));
     if (spec.checks.length > 0 && !options.selector) report.rows.push(...evaluateChecks(spec.checks, outcomes, report.rows.length + 1));
     // Say why a policy has no response when its kind is one the engine does not evaluate.
     for (const row of report.rows) {
@@ -167,4 +199,13 @@ export async function runTestSpec(path: string, spec: TestSpec, options: RunOpti
     report.error = (e as Error).message;
   }
   return report;
+}
+
+/** Clone lookups over a fixed set of objects (a kind with or without its apiVersion, as generate rules name it). */
+export function cloneSourcesFrom(objects: readonly KubeObject[]): Pick<ContextResolver, 'cloneSource' | 'cloneSources'> {
+  const namespaceOf = (o: KubeObject) => o.metadata?.namespace ?? '';
+  return {
+    cloneSource: (kind, namespace, name) => objects.find((o) => o.kind === kind && namespaceOf(o) === namespace && o.metadata?.name === name),
+    cloneSources: (namespace) => objects.filter((o) => namespaceOf(o) === namespace),
+  };
 }

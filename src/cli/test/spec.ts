@@ -3,7 +3,7 @@
  * UserInfo), parsed from plain JSON into typed, defaulted structures. Unknown
  * fields are ignored; wrong types become errors naming the field.
  */
-import type { JsonObject, JsonValue, UserInfo } from '../../engine/types.ts';
+import type { JsonObject, JsonValue, Operation, UserInfo } from '../../engine/types.ts';
 
 export type ExpectedResult = 'pass' | 'fail' | 'skip' | 'warn' | 'error';
 const RESULTS: readonly string[] = ['pass', 'fail', 'skip', 'warn', 'error'];
@@ -23,6 +23,8 @@ export interface TestExpectation {
   patchedResource: string;
   generatedResource: string;
   cloneSourceResource: string;
+  /** `resourceOperation`: the operation its resources are admitted with (else the Values' `request.operation`). */
+  resourceOperation: Operation | undefined;
   /** CEL / admission policy kinds: match every rule response of the policy (no rule name). */
   anyRule: boolean;
   /** Index in the Test's results[], for reports. */
@@ -39,6 +41,8 @@ export interface TestSpec {
   name: string;
   policies: string[];
   resources: string[];
+  /** Earlier versions of `resources`: the old object of an UPDATE (or DELETE) of the same resource. */
+  oldResources: string[];
   variables: string;
   userinfo: string;
   exceptions: string[];
@@ -142,6 +146,15 @@ function listOf(obj: JsonObject, key: string, where: string): JsonValue[] {
   return v;
 }
 
+const OPERATIONS: readonly string[] = ['CREATE', 'UPDATE', 'DELETE', 'CONNECT'];
+
+function operationField(raw: JsonObject, where: string): Operation | undefined {
+  const op = str(raw, 'resourceOperation', where);
+  if (op === '') return undefined;
+  if (!OPERATIONS.includes(op)) throw new SpecError(`${where}.resourceOperation: expected one of ${OPERATIONS.join(', ')}, got ${JSON.stringify(op)}`);
+  return op as Operation;
+}
+
 function parseExpectation(raw: JsonValue, index: number): TestExpectation {
   const where = `results[${index}]`;
   if (!isObject(raw)) throw new SpecError(`${where}: expected an object`);
@@ -166,6 +179,7 @@ function parseExpectation(raw: JsonValue, index: number): TestExpectation {
     patchedResource: str(raw, 'patchedResources', where) || str(raw, 'patchedResource', where),
     generatedResource: str(raw, 'generatedResource', where),
     cloneSourceResource: str(raw, 'cloneSourceResource', where),
+    resourceOperation: operationField(raw, where),
     anyRule,
     index,
   };
@@ -190,6 +204,7 @@ export function parseTest(raw: unknown): TestSpec {
     name,
     policies: strList(raw, 'policies', 'test'),
     resources: strList(raw, 'resources', 'test'),
+    oldResources: strList(raw, 'oldResources', 'test'),
     variables: str(raw, 'variables', 'test'),
     // `userInfo`, a common spelling (Kyverno's MAP suites use it), folds to this field.
     userinfo: str(raw, 'userinfo', 'test'),

@@ -10,6 +10,7 @@ import { TreeInterpreter, compile, type JSONValue } from '@jmespath-community/jm
 import { LRUCache } from 'lru-cache';
 import type { JsonValue } from '../types.ts';
 import { kyvernoFunctions } from './functions.ts';
+import { builtinOverrides, type Visit } from './builtins.ts';
 import { JMESPathSyntaxError, NotFoundError } from './errors.ts';
 
 export { NotFoundError, JMESPathSyntaxError, JMESPathFunctionError } from './errors.ts';
@@ -34,6 +35,12 @@ for (const f of kyvernoFunctions) {
     f.args.map((types) => ({ types: types as number[] })),
     { override: true },
   );
+  if (!result.success) throw new Error(`cannot register JMESPath function ${f.name}: ${result.message}`);
+}
+// go-jmespath's versions of built-ins the community library implements differently.
+const visit: Visit = (expref, value) => interpreter.visit(expref as Node, value as JSONValue) as JsonValue;
+for (const f of builtinOverrides) {
+  const result = interpreter.runtime.register(f.name, (args) => f.handler(args, visit) as JSONValue, f.args.map((types) => ({ types })), { override: true });
   if (!result.success) throw new Error(`cannot register JMESPath function ${f.name}: ${result.message}`);
 }
 

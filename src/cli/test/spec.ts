@@ -251,7 +251,9 @@ export function parseValues(raw: unknown, where = 'values'): ValuesSpec {
       rules: listOf(p, 'rules', w).map((r, j) => {
         const wr = `${w}.rules[${j}]`;
         if (!isObject(r)) throw new SpecError(`${wr}: expected an object`);
-        return { name: str(r, 'name', wr), values: objectOf(r, 'values', wr), foreachValues: listOf(r, 'foreachValues', wr) };
+        // A list of maps, one per foreach block (newer Kyverno), or one map (older Kyverno).
+        const fv = field(r, 'foreachValues');
+        return { name: str(r, 'name', wr), values: objectOf(r, 'values', wr), foreachValues: isObject(fv) ? [fv] : listOf(r, 'foreachValues', wr) };
       }),
     };
   });

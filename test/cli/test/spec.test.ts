@@ -77,6 +77,8 @@ t.test('parseValues: v1alpha1 Values and namespace labels (namespaces[] wins ove
   t.same(v.policies[0]!.rules[0]!.foreachValues, [{ e: [1] }]);
   t.same(Object.fromEntries(v.namespaceLabels), { dev: { env: 'dev' }, prod: { env: 'prod' }, bare: {} });
   t.equal(v.subresources[0]!.parentResource.kind, 'Deployment');
+  const older = parseValues({ policies: [{ name: 'p', rules: [{ name: 'r', foreachValues: { e: [1, 2] } }] }] });
+  t.same(older.policies[0]!.rules[0]!.foreachValues, [{ e: [1, 2] }], 'the older single-map foreachValues is read, not rejected');
 });
 
 t.test('parseValues: legacy format without apiVersion is read the same way', async (t) => {

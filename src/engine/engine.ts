@@ -15,6 +15,7 @@ import { contextSeed, contextFrom, contextForRule, type ContextSeed } from './re
 import { celContextFor, namespaceObjectOf } from './cel-context.ts';
 import { exceptionSkip, policyKey, type CompiledExceptions, type RuleExceptions } from './exceptions.ts';
 import { diffPatch } from './patch.ts';
+import { pinsFor, type CallerPins, type RuleForeachValues } from './foreach-values.ts';
 import type { CompiledGeneratingPolicy, MpolOutcome, VpolEvalOptions } from '../cel/index.ts';
 
 /** How often a CEL policy is re-evaluated after resolving the lookups it asked for. */
@@ -36,6 +37,8 @@ export interface EvaluateOptions {
    * A context entry with a value here is not resolved.
    */
   variables?: Record<string, JsonValue>;
+  /** Kyverno CLI foreachValues by rule name: per-element variables of its foreach blocks (foreach-values.ts). */
+  foreachValues?: RuleForeachValues;
   /** Only these policies (default: all the engine holds). */
   policies?: readonly CompiledPolicy[];
   /**
@@ -120,7 +123,7 @@ class Evaluation {
   readonly input: AdmissionInput;
   readonly options: EvaluateOptions;
   readonly plan: KindPlan;
-  readonly pinned: ReadonlySet<string> | undefined;
+  readonly pinned: CallerPins | undefined;
   readonly #withImages: boolean;
   /** The object as mutated so far (input.object until a mutation applies). */
   resource: KubeObject | null;
@@ -139,7 +142,7 @@ class Evaluation {
     this.input = input;
     this.options = options;
     this.plan = plan;
-    this.pinned = options.variables ? new Set(Object.keys(options.variables).map((k) => k.split('.')[0]!)) : undefined;
+    this.pinned = pinsFor(options.variables, options.foreachValues);
     this.#withImages = withImages;
     this.resource = input.object;
     this.#slots = new Array(policies.length);
@@ -518,6 +521,8 @@ export class Engine {
     const env: RuleEnv = {
       ruleName: rule.name, data, resource, input, resolver: this.options.resolver, pinned, nesting: 0, phase, images: this.options.images,
     };
+    const foreachValues = (pinned as CallerPins | undefined)?.foreachValues?.[rule.name];
+    if (foreachValues && foreachValues.length > 0) env.foreachValues = foreachValues;
     // Exceptions apply after context and preconditions, as in Kyverno; podSecurity rules
     // get them to exempt single controls.
     const exceptions = this.exceptionsFor(policy, rule)?.({ input, resource }, data);

@@ -333,3 +333,109 @@ results:
     { policy: 'named-users', resource: 'Deployment/small', result: 'Pass', reason: 'Ok' },
   ]);
 });
+
+t.test('foreachValues give each foreach element its values, in the list form (per block) and the older single map', async (t) => {
+  const dir = t.testdir({
+    'policy.yaml': `apiVersion: kyverno.io/v1
+kind: ClusterPolicy
+metadata:
+  name: per-container
+spec:
+  validationFailureAction: Enforce
+  rules:
+  - name: allowed-images
+    match:
+      any:
+      - resources:
+          kinds: [Pod]
+    validate:
+      message: image not allowed
+      foreach:
+      - list: request.object.spec.containers
+        context:
+        - name: allowed
+          apiCall:
+            urlPath: "/api/v1/namespaces/default/configmaps/{{ element.name }}"
+            jmesPath: data.image
+        deny:
+          conditions:
+            any:
+            - key: "{{ element.image }}"
+              operator: NotEquals
+              value: "{{ allowed }}"
+  - name: pin-digests
+    match:
+      any:
+      - resources:
+          kinds: [Pod]
+    mutate:
+      foreach:
+      - list: request.object.spec.containers
+        context:
+        - name: digest
+          apiCall:
+            urlPath: "/digests/{{ element.image }}"
+            jmesPath: digest
+        patchStrategicMerge:
+          spec:
+            containers:
+            - name: "{{ element.name }}"
+              image: "{{ element.image }}@{{ digest }}"
+`,
+    'pod.yaml': `apiVersion: v1
+kind: Pod
+metadata:
+  name: web
+  namespace: default
+spec:
+  containers:
+  - name: app
+    image: nginx
+  - name: cache
+    image: redis
+`,
+    'values.yaml': `apiVersion: cli.kyverno.io/v1alpha1
+kind: Values
+policies:
+- name: per-container
+  rules:
+  - name: allowed-images
+    foreachValues:
+    # Validation sees the mutated Pod: the images pinned by the other rule.
+    - allowed: ["nginx@sha256:aaa", "redis@sha256:bbb"]
+  - name: pin-digests
+    foreachValues:
+      digest: ["sha256:aaa", "sha256:bbb"]
+`,
+    'patched.yaml': `apiVersion: v1
+kind: Pod
+metadata:
+  name: web
+  namespace: default
+spec:
+  containers:
+  - name: app
+    image: nginx@sha256:aaa
+  - name: cache
+    image: redis@sha256:bbb
+`,
+    'kyverno-test.yaml': `apiVersion: cli.kyverno.io/v1alpha1
+kind: Test
+metadata:
+  name: foreach-values
+policies: [policy.yaml]
+resources: [pod.yaml]
+variables: values.yaml
+results:
+- {policy: per-container, rule: allowed-images, kind: Pod, resources: [web], result: pass}
+- {policy: per-container, rule: pin-digests, kind: Pod, resources: [web], result: pass, patchedResources: patched.yaml}
+`,
+  });
+  const report = await runTestFile(join(dir, 'kyverno-test.yaml'));
+  t.equal(report.error, undefined);
+  t.same(report.warnings, [], 'no warning: foreachValues are used');
+  t.same(rowsOf(report.rows), [
+    { policy: 'per-container', resource: 'Pod/web', result: 'Pass', reason: 'Ok' },
+    { policy: 'per-container', resource: 'Pod/web', result: 'Pass', reason: 'Ok' },
+  ]);
+});

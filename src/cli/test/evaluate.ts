@@ -91,22 +91,26 @@ export class PolicyRunner {
       variables: base, userInfo: this.context.userInfo, values: this.context.values, ...(oldResource ? { oldResource } : {}), ...(operation ? { operation } : {}),
     });
     const engine = this.engines.get(policy)!;
-    const call = async (extra: JsonObject) => {
+    const perRule = ruleValues(this.context.values, policy.name);
+    // Each rule reads its own foreachValues, whichever call evaluates it.
+    const foreachValues = Object.fromEntries([...perRule].filter(([, v]) => v.foreachValues.length > 0).map(([name, v]) => [name, v.foreachValues]));
+    const foreach = Object.keys(foreachValues).length > 0 ? { foreachValues } : {};
+    const call = async (extra: JsonObject = {}) => {
       const variables = { ...base, ...extra };
-      const res = await engine.evaluate(withInjectedObjects(input, variables), { mode, variables });
+      const res = await engine.evaluate(withInjectedObjects(input, variables), { mode, variables, ...foreach });
       const rules: CliRuleResponse[] = [];
       for (const r of res.results) if (r.policy === policy || r.policy.name === policy.name) rules.push(...r.rules);
       return { rules, patched: res.patchedResource };
     };
-    const perRule = ruleValues(this.context.values, policy.name);
-    if (perRule.size === 0) return call({});
+    const withValues = new Map([...perRule].filter(([, v]) => Object.keys(v.values).length > 0).map(([name, v]) => [name, v.values]));
+    if (withValues.size === 0) return call();
     if (mode === 'mutate') {
       // Mutations chain inside a policy: one call, all rule values merged (approximation).
-      return call(Object.assign({}, ...perRule.values()) as JsonObject);
+      return call(Object.assign({}, ...withValues.values()) as JsonObject);
     }
-    const rest = await call({});
-    const rules = rest.rules.filter((r) => !perRule.has(r.name));
-    for (const [name, extra] of perRule) {
+    const rest = await call();
+    const rules = rest.rules.filter((r) => !withValues.has(r.name));
+    for (const [name, extra] of withValues) {
       const own = await call(extra);
       rules.push(...own.rules.filter((r) => r.name === name));
     }

@@ -125,9 +125,6 @@ export async function runTestSpec(path: string, spec: TestSpec, options: RunOpti
       exceptions = compileExceptions(exceptionDocs);
       for (const e of exceptions.errors) report.warnings.push(`PolicyException ${e.exception}: ${e.reason}`);
     }
-    if (values?.policies.some((p) => p.rules.some((r) => r.foreachValues.length > 0))) {
-      report.warnings.push('foreachValues in the Values file are not supported yet; they were ignored');
-    }
     if (spec.targetResources.length > 0) report.warnings.push('targetResources (mutate existing) are not supported yet; they were ignored');
 
     report.log.push(`  Applying ${policies.length} ${policies.length === 1 ? 'policy' : 'policies'} to ${uniques.length} ${uniques.length === 1 ? 'resource' : 'resources'} ...`);

@@ -321,13 +321,23 @@ export function computeVariables(values: ValuesSpec | undefined, policyName: str
  * to the context of that rule only, by exact rule name (so `autogen-` rules do
  * not get them), and they do not change the request's operation.
  */
-export function ruleValues(values: ValuesSpec | undefined, policyName: string): Map<string, JsonObject> {
-  const out = new Map<string, JsonObject>();
+/** A rule's Values: variables, and per-element foreach values (a list of maps, one per foreach block). */
+export interface RuleValues {
+  values: JsonObject;
+  foreachValues: JsonObject[];
+}
+
+/** The Values of the policy's rules that have any, by rule name. */
+export function ruleValues(values: ValuesSpec | undefined, policyName: string): Map<string, RuleValues> {
+  const out = new Map<string, RuleValues>();
   if (!values) return out;
   for (const p of values.policies) {
     if (p.name !== policyName) continue;
     for (const r of p.rules) {
-      if (Object.keys(r.values).length > 0) out.set(r.name, { ...(out.get(r.name) ?? {}), ...r.values });
+      const foreach = r.foreachValues.filter((m): m is JsonObject => m !== null && typeof m === 'object' && !Array.isArray(m));
+      if (Object.keys(r.values).length === 0 && foreach.length === 0) continue;
+      const prev = out.get(r.name);
+      out.set(r.name, { values: { ...(prev?.values ?? {}), ...r.values }, foreachValues: [...(prev?.foreachValues ?? []), ...foreach] });
     }
   }
   return out;

@@ -6,10 +6,13 @@
 import type { JsonObject, JsonValue } from '../types.ts';
 import type { HandlerResult, RuleHandler } from './types.ts';
 import { compileMutation, type MutateDeps, type MutateSpec, type MutationResult } from '../mutate/index.ts';
-import { compileTemplate, substituteVariables, evaluateJMESPath } from '../variables.ts';
+import { compileTemplate, substituteVariables, evaluateJMESPath, type ContextData } from '../variables.ts';
 import { compileConditions, type CompiledConditions } from '../conditions.ts';
 import { compilePatternTest } from '../pattern/index.ts';
 import { loadContextEntries } from '../context.ts';
+import { applyForeachValues, type ForeachValues } from '../foreach-values.ts';
+
+const elementValuesOf = (values: ForeachValues) => (data: ContextData, block: number, index: number) => applyForeachValues(data, values, block, index);
 
 // Blocks and patterns handed back by the mutate engine are the same objects on
 // every call when they hold no variables, so identity caches compile them once.
@@ -63,6 +66,7 @@ export function compileMutateHandler(ruleName: string, mutate: JsonObject): Rule
       preconditions,
       matchPattern,
       loadContext: (entries, data) => loadContextEntries(entries as JsonObject[], data, env.resolver, env.pinned),
+      ...(env.foreachValues ? { elementValues: elementValuesOf(env.foreachValues) } : {}),
     };
     const r = run(env.resource, env.data, deps);
     return r instanceof Promise ? r.then(toHandlerResult) : toHandlerResult(r);

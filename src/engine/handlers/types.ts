@@ -3,6 +3,7 @@
  * how the policy was loaded: they get the JSON context, the resource and the
  * admission input, and return a RuleResponse-shaped result.
  */
+import type { ForeachValues } from '../foreach-values.ts';
 import type { AdmissionInput, ContextResolver, JsonValue, KubeObject, PatchOperation, RuleStatus } from '../types.ts';
 import type { ContextData } from '../variables.ts';
 import type { ImageVerificationConfig } from './verify-images.ts';
@@ -18,6 +19,8 @@ export interface RuleEnv {
   resolver?: ContextResolver;
   /** Variables pinned by the caller (CLI values): context entries with these names are not loaded. */
   pinned?: ReadonlySet<string>;
+  /** Kyverno CLI foreachValues, set per foreach element (foreach-values.ts). */
+  foreachValues?: ForeachValues;
   /** foreach nesting depth (0 at rule level). */
   nesting: number;
   /** Which admission phase runs the rule: verifyImages pins digests only when mutating. */

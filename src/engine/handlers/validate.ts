@@ -4,6 +4,7 @@
  * failed at path <path>`). Patterns without variables are compiled once; those
  * with `{{ }}` are substituted per request and then compiled.
  */
+import { applyForeachValues } from '../foreach-values.ts';
 import type { JsonObject, JsonValue, KubeObject } from '../types.ts';
 import type { HandlerResult, RuleEnv, RuleHandler } from './types.ts';
 import { substituteVariables, evaluateJMESPath, extendContext, type ContextData } from '../variables.ts';
@@ -102,7 +103,9 @@ function checkNow(spec: ValidatorSpec, env: RuleEnv, element: JsonValue | undefi
 
 async function validateForeach(spec: ValidatorSpec, env: RuleEnv): Promise<HandlerResult> {
   let applied = 0;
-  for (const fe of spec.foreach ?? []) {
+  const blocks = spec.foreach ?? [];
+  for (let block = 0; block < blocks.length; block++) {
+    const fe = blocks[block]!;
     let elements: JsonValue;
     try {
       elements = evaluateJMESPath(String(substituteVariables(fe.list, env.data)), env.data as JsonValue);
@@ -110,7 +113,7 @@ async function validateForeach(spec: ValidatorSpec, env: RuleEnv): Promise<Handl
       continue; // Kyverno logs and moves on when a list cannot be evaluated
     }
     if (!Array.isArray(elements)) continue;
-    const r = await validateElements(fe, elements, env);
+    const r = await validateElements(fe, elements, env, block);
     if (r.result.status !== 'pass') return r.result;
     applied += r.applied;
   }
@@ -122,12 +125,13 @@ export function elementVariables(data: ContextData, element: JsonValue, index: n
   return extendContext(data, { element, elementIndex: index, [`element${nesting}`]: element, [`elementIndex${nesting}`]: index });
 }
 
-async function validateElements(fe: ForeachSpec, elements: JsonValue[], env: RuleEnv): Promise<{ result: HandlerResult; applied: number }> {
+async function validateElements(fe: ForeachSpec, elements: JsonValue[], env: RuleEnv, block: number): Promise<{ result: HandlerResult; applied: number }> {
   let applied = 0;
   for (let index = 0; index < elements.length; index++) {
     const element = elements[index]!;
     if (element === null) continue;
     const childEnv: RuleEnv = { ...env, data: elementVariables(env.data, element, index, env.nesting), nesting: env.nesting + 1 };
+    if (env.foreachValues) applyForeachValues(childEnv.data, env.foreachValues, block, index);
     const r = await runValidator(fe.validator, childEnv, fe.elementScope ? element : undefined);
     if (!r || r.status === 'skip') continue;
     if (r.status !== 'pass') {

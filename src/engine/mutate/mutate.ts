@@ -35,6 +35,8 @@ export interface MutateDeps {
    * Required only if a foreach has one; may be async (API calls, ConfigMaps).
    */
   loadContext?(entries: JsonValue[], data: ContextData): void | Promise<void>;
+  /** Caller values for foreach block `block`'s element `index`, set into its context (Kyverno CLI foreachValues). */
+  elementValues?(data: ContextData, block: number, index: number): void;
 }
 
 export interface ForEachMutationSpec {
@@ -175,7 +177,8 @@ function* mutateForEach(list: CompiledForEach[], resource: JsonObject, data: Con
   let applied = 0;
   let current = resource;
   let currentData = data;
-  for (const fe of list) {
+  for (let block = 0; block < list.length; block++) {
+    const fe = list[block]!;
     let value: JsonValue;
     try {
       value = deps.evaluate(fe.list, currentData);
@@ -184,7 +187,7 @@ function* mutateForEach(list: CompiledForEach[], resource: JsonObject, data: Con
       return errorResponse(`failed to evaluate list ${fe.list}: ${m}`, e);
     }
     const elements = Array.isArray(value) ? value : [value];
-    const resp = yield* mutateElements(fe, elements, current, currentData, deps, nesting);
+    const resp = yield* mutateElements(fe, elements, current, currentData, deps, nesting, block);
     if (resp.status === 'error') return errorResponse('failed to mutate elements', resp.message);
     if (resp.status !== 'skip') {
       applied++;
@@ -201,13 +204,14 @@ const elementKeys = Array.from({ length: 8 }, (_, i) => `element${i}`);
 const indexKeys = Array.from({ length: 8 }, (_, i) => `elementIndex${i}`);
 
 function* mutateElements(fe: CompiledForEach, elements: JsonValue[], resource: JsonObject, data: ContextData,
-  deps: MutateDeps, nesting: number): Walk<Response> {
+  deps: MutateDeps, nesting: number, block: number): Walk<Response> {
   let patched = resource;
   const elementKey = elementKeys[nesting] ?? `element${nesting}`;
   const indexKey = indexKeys[nesting] ?? `elementIndex${nesting}`;
   const loadsContext = fe.context !== undefined && fe.context.length > 0;
-  // Without context entries nothing writes to the element context: one object serves
-  // every element (entries loaded per element need a fresh one each).
+  const perElement = loadsContext || deps.elementValues !== undefined;
+  // Without context entries or caller values nothing writes to the element context: one
+  // object serves every element (anything written per element needs a fresh one each).
   let shared: ContextData | undefined;
   const n = elements.length;
   for (let step = 0; step < n; step++) {
@@ -215,9 +219,10 @@ function* mutateElements(fe: CompiledForEach, elements: JsonValue[], resource: J
     const element = elements[index];
     if (element === null || element === undefined) continue;
     let elementData: ContextData;
-    if (loadsContext || !shared) {
+    if (perElement || !shared) {
       elementData = extendContext(data, { element, [elementKey]: element, elementIndex: index, [indexKey]: index });
-      if (!loadsContext) shared = elementData;
+      if (!perElement) shared = elementData;
+      else deps.elementValues?.(elementData, block, index);
     } else {
       elementData = shared;
       elementData.element = elementData[elementKey] = element;

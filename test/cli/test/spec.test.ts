@@ -99,8 +99,8 @@ t.test('computeVariables: global < per-resource; rule values apart; other polici
   t.same(computeVariables(v, 'p', 'c'), { g: 'global', shared: 'global' });
   t.same(computeVariables(v, 'q', 'a'), { g: 'global', shared: 'global' });
   t.same(computeVariables(undefined, 'p', 'a'), {});
-  t.same(Object.fromEntries(ruleValues(v, 'p')), { r: { ruleVar: 'rule' } });
-  t.same(Object.fromEntries(ruleValues(v, 'other')), { x: { notMine: 1 } });
+  t.same(Object.fromEntries(ruleValues(v, 'p')), { r: { values: { ruleVar: 'rule' }, foreachValues: [] } });
+  t.same(Object.fromEntries(ruleValues(v, 'other')), { x: { values: { notMine: 1 }, foreachValues: [] } });
   t.equal(ruleValues(v, 'q').size, 0);
 });
 

@@ -66,7 +66,8 @@ export function compileMutateHandler(ruleName: string, mutate: JsonObject): Rule
       preconditions,
       matchPattern,
       loadContext: (entries, data) => loadContextEntries(entries as JsonObject[], data, env.resolver, env.pinned),
-      ...(env.foreachValues ? { elementValues: elementValuesOf(env.foreachValues) } : {}),
+      // Always present (one object shape on the hot path), undefined unless the CLI gives values.
+      elementValues: env.foreachValues ? elementValuesOf(env.foreachValues) : undefined,
     };
     const r = run(env.resource, env.data, deps);
     return r instanceof Promise ? r.then(toHandlerResult) : toHandlerResult(r);

@@ -36,7 +36,7 @@ export interface MutateDeps {
    */
   loadContext?(entries: JsonValue[], data: ContextData): void | Promise<void>;
   /** Caller values for foreach block `block`'s element `index`, set into its context (Kyverno CLI foreachValues). */
-  elementValues?(data: ContextData, block: number, index: number): void;
+  elementValues?: ((data: ContextData, block: number, index: number) => void) | undefined;
 }
 
 export interface ForEachMutationSpec {

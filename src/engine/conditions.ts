@@ -19,6 +19,7 @@ import { matchWildcard } from './wildcard.ts';
 import { goSprint } from './jmespath/gofmt.ts';
 import { parseGoDuration } from './jmespath/goduration.ts';
 import { compareQuantities, parseGoQuantity } from './jmespath/goquantity.ts';
+import { compareSemver, parseSemver } from './semver.ts';
 
 export interface Condition {
   key?: JsonValue;
@@ -134,21 +135,27 @@ function numericFromNumber(key: number, value: JsonValue, cmp: Cmp): boolean {
   return false;
 }
 
-/** GreaterThan & co: durations first, then numbers, then resource quantities. */
+/**
+ * GreaterThan & co on a string key, in Kyverno's order: durations, then resource
+ * quantities (both sides strings: "1025" > "1Ki"), then numbers, then semantic
+ * versions ("1.5.5" > "1.5.0").
+ */
 function numeric(cmp: Cmp): OperatorFn {
   return (key, value) => {
     if (typeof key === 'number') return numericFromNumber(key, value, cmp);
     if (typeof key !== 'string') return false;
     const d = durationPair(key, value);
     if (d) return cmp(d[0] === d[1] ? 0 : d[0] < d[1] ? -1 : 1);
+    if (typeof value === 'string') {
+      const kq = parseGoQuantity(key);
+      const vq = kq ? parseGoQuantity(value) : undefined;
+      if (kq && vq) return cmp(compareQuantities(kq, vq));
+    }
     const f = parseGoFloat(key);
     if (f !== undefined) return numericFromNumber(f, value, cmp);
-    const kq = parseGoQuantity(key);
-    if (kq && typeof value === 'string') {
-      const vq = parseGoQuantity(value);
-      return vq ? cmp(compareQuantities(kq, vq)) : false;
-    }
-    return false;
+    const kv = parseSemver(key);
+    const vv = kv && typeof value === 'string' ? parseSemver(value) : undefined;
+    return kv && vv ? cmp(Math.sign(compareSemver(kv, vv))) : false;
   };
 }
 

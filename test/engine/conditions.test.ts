@@ -54,6 +54,14 @@ t.test('GreaterThan / LessThan and the OrEquals forms', async (t) => {
   ]);
 });
 
+t.test('a plain number compares with a quantity as quantities, then versions as semver (Kyverno\'s order)', async (t) => {
+  check(t, 'GreaterThan', [['1025', '1Ki', true], ['1024', '1Ki', false], ['10', '1m', true], ['1.5.5', '1.5.0', true], ['1.2.3', '1.2.2', true],
+    ['1.5.0', '1.5.0', false], ['1.5.0', '1.5.0-rc.1', true], ['1.5.5', 1, false], ['v1.5.5', '1.5.0', false]]);
+  check(t, 'LessThan', [['1023', '1Ki', true], ['2', '1Ki', true], ['1.5.0', '1.5.5', true], ['1.10.0', '1.9.0', false]]);
+  check(t, 'GreaterThanOrEquals', [['1024', '1Ki', true], ['1025', '1Ki', true], ['1.5.5', '1.5.5', true]]);
+  check(t, 'LessThanOrEquals', [['1024', '1Ki', true], ['1023', '1Ki', true], ['1.5.5', '1.5.5', true], ['1.5.6', '1.5.5', false]]);
+});
+
 t.test('Duration operators (deprecated)', async (t) => {
   check(t, 'DurationGreaterThan', [['2h', '1h', true], ['1h', '1h', false], [7200, '1h', true], ['1h', 3599, true], [1.9, 1, false]]);
   check(t, 'DurationGreaterThanOrEquals', [['1h', '60m', true], ['30m', '1h', false]]);

@@ -208,6 +208,10 @@ t.test('data functions', async (t) => {
   t.match(err("parse_json('{')"), /JSON/);
   t.same(q("parse_yaml('a: 1\nb: [x, z]\nc: yes\nd: off')"), { a: 1, b: ['x', 'z'], c: true, d: false }, 'YAML 1.1 booleans');
   t.equal(q("parse_yaml('')"), null);
+  t.same(q('parse_yaml(@)', 'foo: 1\nbar: >\n  this is\n  one line'), { foo: 1, bar: 'this is one line' }, 'a block scalar ending the input has no line break');
+  t.same(q('parse_yaml(@)', 'a: |\n  x\n  y\n'), { a: 'x\ny\n' }, 'clip keeps the line break the input has');
+  t.same(q('parse_yaml(@)', 'a: |\n  x\nb: 2'), { a: 'x\n', b: 2 });
+  t.throws(() => q('parse_yaml(@)', 'a: [1, 2'), 'a YAML error is an error');
   t.equal(q("base64_decode('aGVsbG8=')"), 'hello');
   t.match(err("base64_decode('aGVsbG8')"), 'illegal base64 data at input byte');
   t.equal(q("base64_encode('hello')"), 'aGVsbG8=');

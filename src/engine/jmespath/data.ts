@@ -1,10 +1,11 @@
 /** Kyverno's functions over objects, arrays and encoded data. */
 import { createHash, randomInt } from 'node:crypto';
 import { isIP } from 'node:net';
-import { parse as parseYamlText } from 'yaml';
+import { parseDocument, visit as visitYaml } from 'yaml';
 import type { JsonObject, JsonValue } from '../types.ts';
 import { argumentTypeError, functionError } from './errors.ts';
 import { goSprintNumber } from './gofmt.ts';
+import { compareSemver, parseSemver, type SemVer } from '../semver.ts';
 
 const isObject = (v: JsonValue | undefined): v is JsonObject =>
   typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -82,7 +83,20 @@ export function parseJson(args: JsonValue[]): JsonValue {
 
 /** sigs.k8s.io/yaml reads YAML 1.1 (yes/no/on/off are booleans). */
 export function parseYaml(args: JsonValue[]): JsonValue {
-  const doc = parseYamlText(args[0] as string, { version: '1.1', merge: true, maxAliasCount: 100 }) as unknown;
+  const text = args[0] as string;
+  const parsed = parseDocument(text, { version: '1.1', merge: true });
+  if (parsed.errors.length > 0) throw parsed.errors[0]!;
+  // A block scalar (`|`, `>`) ending the input without a line break has none in Go's
+  // yaml either; the yaml package adds one as if the input ended with it.
+  if (!/[\r\n]$/.test(text)) {
+    visitYaml(parsed, {
+      Scalar(_key, node) {
+        if ((node.type === 'BLOCK_LITERAL' || node.type === 'BLOCK_FOLDED') && node.range?.[1] === text.length
+          && typeof node.value === 'string' && node.value.endsWith('\n')) node.value = node.value.slice(0, -1);
+      },
+    });
+  }
+  const doc = parsed.toJS({ maxAliasCount: 100 }) as unknown;
   return (doc === undefined ? null : JSON.parse(JSON.stringify(doc))) as JsonValue;
 }
 
@@ -138,31 +152,6 @@ export function isExternalUrl(args: JsonValue[]): JsonValue {
 }
 
 // ---- semver_compare (blang/semver v4 ranges) ----
-
-interface SemVer { major: number; minor: number; patch: number; pre: (string | number)[] }
-
-const semverRe = /^(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)(?:-([0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*))?(?:\+[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*)?$/;
-
-function parseSemver(s: string): SemVer | undefined {
-  const m = semverRe.exec(s);
-  if (!m) return undefined;
-  const pre = m[4] ? m[4].split('.').map((p) => (/^[0-9]+$/.test(p) ? Number(p) : p)) : [];
-  return { major: Number(m[1]), minor: Number(m[2]), patch: Number(m[3]), pre };
-}
-
-function compareSemver(a: SemVer, b: SemVer): number {
-  for (const k of ['major', 'minor', 'patch'] as const) if (a[k] !== b[k]) return a[k] < b[k] ? -1 : 1;
-  if (a.pre.length === 0 || b.pre.length === 0) return a.pre.length === b.pre.length ? 0 : a.pre.length === 0 ? 1 : -1;
-  for (let i = 0; i < Math.min(a.pre.length, b.pre.length); i++) {
-    const x = a.pre[i]!, y = b.pre[i]!;
-    if (x === y) continue;
-    if (typeof x === 'number' && typeof y === 'number') return x < y ? -1 : 1;
-    if (typeof x === 'number') return -1;
-    if (typeof y === 'number') return 1;
-    return x < y ? -1 : 1;
-  }
-  return a.pre.length === b.pre.length ? 0 : a.pre.length < b.pre.length ? -1 : 1;
-}
 
 type Comparator = (v: SemVer) => boolean;
 

@@ -49,6 +49,11 @@ export interface RuleResponse {
   patches?: PatchOperation[];
   /** Generate rules: the resources the rule would create (offline evaluation). */
   generatedResources?: KubeObject[];
+  /**
+   * Mutate-existing rules (`mutate.targets`, offline evaluation): the existing target this
+   * response is about, as the rule would patch it (Kyverno's RuleResponse.PatchedTarget; pass only).
+   */
+  patchedTarget?: KubeObject;
   /** Set when a PolicyException turned this rule into a skip. */
   exception?: string;
 }
@@ -117,4 +122,11 @@ export interface ContextResolver {
   cloneSource?(kind: string, namespace: string, name: string): Promise<KubeObject | undefined> | KubeObject | undefined;
   /** Sources of a generate rule's `cloneList`: the objects of `namespace` (CLI: the cloneSourceResource files). */
   cloneSources?(namespace: string): Promise<KubeObject[]> | KubeObject[];
+  /**
+   * Candidates for a mutate-existing rule's `mutate.targets` entry: the existing objects of
+   * `kind` (`apiVersion` `group/version` or `version`; either may hold wildcards, '' = any), in
+   * every namespace; the engine narrows them by namespace, name and selector (CLI: the Test's
+   * targetResources). Offline only: the webhook never mutates existing resources.
+   */
+  targetResources?(apiVersion: string, kind: string): Promise<KubeObject[]> | KubeObject[];
 }

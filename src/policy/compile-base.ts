@@ -45,6 +45,11 @@ export interface CompiledRule {
   allowExistingViolations: boolean;
   /** Kind names the match block can select (null: any kind, e.g. a wildcard or no kinds). */
   kindNames: ReadonlySet<string> | null;
+  /**
+   * A mutate-existing rule's `mutate.targets` (Kyverno's IsMutateExisting: a non-empty list), else null.
+   * Such a rule patches other, existing objects: evaluated offline only (EvaluateOptions.mutateExisting).
+   */
+  mutateTargets: JsonObject[] | null;
 }
 
 /** A policies.kyverno.io policy: evaluated as a whole by src/cel, not rule by rule. */
@@ -107,6 +112,11 @@ function ruleType(rule: JsonObject): CompiledRule['type'] {
   if (rule.verifyImages) return 'ImageVerify';
   if (rule.generate) return 'Generation';
   return 'Validation';
+}
+
+function mutateTargetsOf(rule: JsonObject): JsonObject[] | null {
+  const targets = (rule.mutate as JsonObject | undefined)?.targets;
+  return Array.isArray(targets) && targets.length > 0 ? (targets as JsonObject[]) : null;
 }
 
 /** Documents that accompany policies: CEL PolicyExceptions, admission policy bindings and params. */
@@ -189,6 +199,7 @@ export function compilePolicy(loaded: LoadedPolicy, extras: CompileExtras = {}):
         handler: compileRuleHandler(rule, extras.cel?.compileRuleHandler),
         allowExistingViolations: validate.allowExistingViolations !== false,
         kindNames: matchKindNames(rule.match as JsonObject | undefined),
+        mutateTargets: mutateTargetsOf(rule),
       };
     } catch (err) {
       throw new PolicyCompileError(`/spec/rules/${i}`, `rule "${String(rule.name)}": ${(err as Error).message}`);

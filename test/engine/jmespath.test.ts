@@ -217,6 +217,7 @@ t.test('data functions', async (t) => {
   t.equal(q("base64_encode('hello')"), 'aGVsbG8=');
   t.equal(q("sha256('abc')"), 'ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad');
   t.equal(q("md5('abc')"), '900150983cd24fb0d6963f7d28e17f72');
+  t.equal(q("sha1('abc')"), 'a9993e364706816aba3e25717850c26c9cd0d89d');
   t.equal(q("semver_compare('1.2.3', '>=1.0.0 <2.0.0')"), true);
   t.equal(q("semver_compare('2.1.0', '>=1.0.0 <2.0.0 || >2.0.5')"), true);
   t.equal(q("semver_compare('2.0.3', '>=1.0.0 <2.0.0 || >2.0.5')"), false);

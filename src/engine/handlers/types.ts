@@ -40,6 +40,8 @@ export interface HandlerResult {
   patches?: PatchOperation[];
   /** Generate rules: the resources this rule would create. */
   generatedResources?: KubeObject[];
+  /** Mutate-existing rules: the target as patched (one result per target). */
+  patchedTarget?: KubeObject;
   /** Keys of the PolicyExceptions that turned this rule into a skip. */
   exception?: string;
 }

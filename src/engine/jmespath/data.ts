@@ -122,6 +122,10 @@ export function sha256(args: JsonValue[]): JsonValue {
   return createHash('sha256').update(args[0] as string, 'utf8').digest('hex');
 }
 
+export function sha1(args: JsonValue[]): JsonValue {
+  return createHash('sha1').update(args[0] as string, 'utf8').digest('hex');
+}
+
 export function md5(args: JsonValue[]): JsonValue {
   return createHash('md5').update(args[0] as string, 'utf8').digest('hex');
 }

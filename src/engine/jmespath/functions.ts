@@ -111,6 +111,7 @@ export const kyvernoFunctions: KyvernoFunction[] = [
     },
   },
   { name: 'sha256', args: [S], handler: data.sha256 },
+  { name: 'sha1', args: [S], handler: data.sha1 },
   { name: 'md5', args: [S], handler: data.md5 },
   { name: 'is_external_url', args: [S], handler: data.isExternalUrl },
 ];

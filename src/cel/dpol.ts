@@ -23,7 +23,7 @@ import type { CelContextProvider } from './context.ts';
 import type { CompiledExpression } from './env.ts';
 import { exceptionsNaming } from './exceptions.ts';
 import { compileMatchConstraints } from './match-constraints.ts';
-import { celErrorText, compileList, compileVariables, LazyVariables } from './program.ts';
+import { allConditionsHold, celErrorText, compileList, compileVariables, LazyVariables } from './program.ts';
 import { toCelInput } from './values.ts';
 import { namespaceInScope, namespaceObjectFor, type VpolEvalOptions } from './vpol.ts';
 
@@ -80,35 +80,19 @@ function celTypeName(v: CelValue): string {
  * Kyverno's dpol `match`: a false condition wins over errors in the others;
  * otherwise errors (joined as multierr joins them) fail the evaluation.
  */
-function allHold(conditions: readonly CompiledExpression[], bindings: Record<string, CelInput>, ctx: CelContextProvider | undefined): boolean {
-  const errors: string[] = [];
-  for (const c of conditions) {
-    let v: CelValue;
-    try {
-      v = c.evaluate(bindings, ctx);
-    } catch (e) {
-      errors.push(celErrorText((e as Error).message));
-      continue;
-    }
-    if (v === false) return false;
-    if (v !== true) errors.push(`type conversion error from '${celTypeName(v)}' to 'bool'`);
-  }
-  if (errors.length > 0) throw new Error(errors.join('; '));
-  return true;
-}
-
 /** An exception whose matchConditions all hold spares the resource; every exception is evaluated, an error in any fails. */
-function excepted(exceptions: readonly { conditions: CompiledExpression[] }[], bindings: Record<string, CelInput>, ctx: CelContextProvider | undefined): boolean {
+const notBool = (_condition: unknown, v: CelValue) => `type conversion error from '${celTypeName(v)}' to 'bool'`;
+
+function excepted(exceptions: readonly { conditions: { expr: CompiledExpression }[] }[], bindings: Record<string, CelInput>, ctx: CelContextProvider | undefined): boolean {
   let any = false;
-  for (const e of exceptions) if (allHold(e.conditions, bindings, ctx)) any = true;
+  for (const e of exceptions) if (allConditionsHold(e.conditions, bindings, ctx, notBool)) any = true;
   return any;
 }
 
 /** The matchConditions of the exceptions naming this policy, compiled in the dpol environment. */
-function compileExceptions(policyName: string, kind: string, exceptions: readonly JsonObject[]): { conditions: CompiledExpression[] }[] {
+function compileExceptions(policyName: string, kind: string, exceptions: readonly JsonObject[]): { conditions: { expr: CompiledExpression }[] }[] {
   return exceptionsNaming(policyName, kind, exceptions).map((e) => ({
-    conditions: compileList(obj(e.spec)?.matchConditions, `PolicyException ${String(obj(e.metadata)?.name)}: spec.matchConditions`, 'expression', DPOL_VARIABLES)
-      .map((c) => c.expr),
+    conditions: compileList(obj(e.spec)?.matchConditions, `PolicyException ${String(obj(e.metadata)?.name)}: spec.matchConditions`, 'expression', DPOL_VARIABLES),
   }));
 }
 
@@ -123,7 +107,7 @@ export function compileDeletingPolicy(doc: JsonObject, exceptions: readonly Json
   // The CRD requires it; checked here too for documents that bypass the schema check.
   if (typeof spec.schedule !== 'string') throw new Error('spec.schedule: Required value');
   const matches = compileMatchConstraints(withoutOperations(obj(spec.matchConstraints)));
-  const conditions = compileList(spec.conditions, 'spec.conditions', 'expression', DPOL_VARIABLES).map((c) => c.expr);
+  const conditions = compileList(spec.conditions, 'spec.conditions', 'expression', DPOL_VARIABLES);
   const variables = compileVariables(spec.variables, 'spec.variables', DPOL_VARIABLES);
   const polex = compileExceptions(name, kind, exceptions);
 
@@ -148,7 +132,7 @@ export function compileDeletingPolicy(doc: JsonObject, exceptions: readonly Json
         variables: vars,
       };
       try {
-        const held = !(polex.length > 0 && excepted(polex, bindings, ctx)) && allHold(conditions, bindings, ctx);
+        const held = !(polex.length > 0 && excepted(polex, bindings, ctx)) && allConditionsHold(conditions, bindings, ctx, notBool);
         return [held ? { rule: name, status: 'pass', message: 'resource matched' } : { rule: name, status: 'fail', message: 'resource did not match' }];
       } catch (e) {
         return [{ rule: name, status: 'error', message: (e as Error).message }];

@@ -23,7 +23,7 @@ import { compileExceptionsFor, exceptionResult } from './exceptions.ts';
 import { compileTemplate, type CompiledTemplate } from './gpol-template.ts';
 import { GeneratedResources } from './lib/generator.ts';
 import { compileMatchConstraints } from './match-constraints.ts';
-import { CelPolicyCompileError, celErrorText, compileList, compileVariables, LazyVariables } from './program.ts';
+import { allConditionsHold, CelPolicyCompileError, celErrorText, compileList, compileVariables, LazyVariables } from './program.ts';
 import { toCelInput } from './values.ts';
 import { namespaceInScope, namespaceObjectFor, requestOf, type VpolEvalOptions } from './vpol.ts';
 
@@ -97,24 +97,6 @@ function applyTemplate(template: CompiledTemplate, bindings: Record<string, CelI
   for (const [ns, group] of groups) out.add(ns, group);
 }
 
-/** Kyverno's matchConditions: a false condition wins over errors in the others; errors fail the evaluation. */
-function conditionsHold(conditions: { entry: JsonObject; expr: CompiledExpression }[], bindings: Record<string, CelInput>, ctx: CelContextProvider): boolean {
-  const errors: string[] = [];
-  for (const c of conditions) {
-    let v: unknown;
-    try {
-      v = c.expr.evaluate(bindings, ctx);
-    } catch (e) {
-      errors.push(celErrorText((e as Error).message));
-      continue;
-    }
-    if (v === false) return false;
-    if (v !== true) errors.push(`matchCondition '${String(c.entry.name ?? '')}' must return bool`);
-  }
-  if (errors.length > 0) throw new Error(errors.join('; '));
-  return true;
-}
-
 /** `exceptions`: policies.kyverno.io PolicyException documents (those referencing this policy are used). */
 export function compileGeneratingPolicy(doc: JsonObject, exceptions: readonly JsonObject[] = []): CompiledGeneratingPolicy {
   const kind = String(doc.kind ?? '');
@@ -152,7 +134,7 @@ export function compileGeneratingPolicy(doc: JsonObject, exceptions: readonly Js
       try {
         const ex = polex.length > 0 ? exceptionResult(polex, bindings, ctx) : undefined;
         if (ex) return [{ rule: 'exception', status: ex.status, message: ex.message }];
-        if (!conditionsHold(matchConditions, bindings, ctx)) return [];
+        if (!allConditionsHold(matchConditions, bindings, ctx, (c) => `matchCondition '${String(c.entry.name ?? '')}' must return bool`)) return [];
         for (const g of generations) {
           if ('template' in g) applyTemplate(g.template, bindings, ctx, namespace, out);
           else g.expression.evaluate(bindings, ctx);

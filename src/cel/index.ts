@@ -3,7 +3,8 @@
  * policies.kyverno.io kinds. `compileCelPolicy` dispatches a document by kind
  * and reports kinds not supported yet with a clear error.
  */
-import type { JsonObject } from '../engine/types.ts';
+import type { AdmissionInput, JsonObject } from '../engine/types.ts';
+import { compileMatchConstraints } from './match-constraints.ts';
 import { compileMutatingPolicy, type CompiledMutatingPolicy } from './mpol.ts';
 import { compileValidatingPolicy, UnsupportedPolicyError, type CompiledValidatingPolicy } from './vpol.ts';
 import { compileImageValidatingPolicy, type CompiledImageValidatingPolicy } from './ivpol.ts';
@@ -49,13 +50,42 @@ export function compileCelPolicy(doc: JsonObject, exceptions: readonly JsonObjec
     case 'ImageValidatingPolicy':
     case 'NamespacedImageValidatingPolicy':
       return { type: 'validating', policy: compileImageValidatingPolicy(doc, exceptions) };
+    // Offline-only kinds (the webhook never evaluates them): one that does not compile must
+    // not cost the webhook its whole policy set, so it compiles to an error result instead.
     case 'GeneratingPolicy':
     case 'NamespacedGeneratingPolicy':
-      return { type: 'generating', policy: compileGeneratingPolicy(doc, exceptions) };
+      try {
+        return { type: 'generating', policy: compileGeneratingPolicy(doc, exceptions) };
+      } catch (e) {
+        return { type: 'generating', policy: failedOfflinePolicy(doc, e) };
+      }
     case 'DeletingPolicy':
     case 'NamespacedDeletingPolicy':
-      return { type: 'deleting', policy: compileDeletingPolicy(doc, exceptions) };
+      try {
+        return { type: 'deleting', policy: compileDeletingPolicy(doc, exceptions) };
+      } catch (e) {
+        return { type: 'deleting', policy: { ...failedOfflinePolicy(doc, e), schedule: String((doc.spec as JsonObject | undefined)?.schedule ?? '') } };
+      }
     default:
       throw new UnsupportedPolicyError(`${String(doc.kind)} (${String(doc.apiVersion)}) is not supported yet`);
   }
+}
+
+/** A policy that did not compile: an `error` result for the resources its matchConstraints select. */
+function failedOfflinePolicy(doc: JsonObject, error: unknown) {
+  const meta = (doc.metadata ?? {}) as JsonObject;
+  const name = String(meta.name ?? '');
+  const kind = String(doc.kind ?? '');
+  let matches: ((input: AdmissionInput) => boolean) | undefined;
+  try {
+    matches = compileMatchConstraints((doc.spec as JsonObject | undefined)?.matchConstraints as JsonObject | undefined);
+  } catch {
+    matches = undefined;
+  }
+  const result = [{ rule: name, status: 'error' as const, message: `failed to compile policy: ${(error as Error).message}` }];
+  return {
+    name, kind,
+    ...(kind.startsWith('Namespaced') ? { namespace: String(meta.namespace ?? 'default') } : {}),
+    evaluate: (input: AdmissionInput) => (matches && !matches(input) ? [] : result.map((r) => ({ ...r }))),
+  };
 }

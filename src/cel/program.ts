@@ -116,6 +116,29 @@ export function celErrorText(message: string): string {
   return message;
 }
 
+/**
+ * Kyverno's conditions (matchConditions, DeletingPolicy conditions): a false one wins
+ * over errors in the others; otherwise errors fail the evaluation, joined with "; ".
+ * `nonBool` words the error of a condition that is not a bool.
+ */
+export function allConditionsHold<T extends { expr: CompiledExpression }>(conditions: readonly T[], bindings: Record<string, CelInput>,
+  ctx: CelContextProvider | undefined, nonBool: (condition: T, value: CelValue) => string): boolean {
+  const errors: string[] = [];
+  for (const c of conditions) {
+    let v: CelValue;
+    try {
+      v = c.expr.evaluate(bindings, ctx);
+    } catch (e) {
+      errors.push(celErrorText((e as Error).message));
+      continue;
+    }
+    if (v === false) return false;
+    if (v !== true) errors.push(nonBool(c, v));
+  }
+  if (errors.length > 0) throw new Error(errors.join('; '));
+  return true;
+}
+
 function trimmed(expr: string): string {
   return expr.trim();
 }

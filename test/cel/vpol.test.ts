@@ -149,6 +149,21 @@ t.test('compileCelPolicy dispatches by kind and rejects unsupported kinds clearl
   t.equal(isCelPolicyDocument({ apiVersion: 'kyverno.io/v1', kind: 'ClusterPolicy' }), false);
 });
 
+t.test('a Generating/DeletingPolicy that does not compile gives an error result where it matches, instead of throwing', async (t) => {
+  const { compileCelPolicy } = await import('../../src/cel/index.ts');
+  const matchConstraints = { resourceRules: [{ apiGroups: [''], apiVersions: ['v1'], operations: ['CREATE'], resources: ['pods'] }] };
+  const gen = compileCelPolicy({ apiVersion: 'policies.kyverno.io/v1', kind: 'GeneratingPolicy', metadata: { name: 'g' },
+    spec: { matchConstraints, generate: [{ expression: 'no_such_function(object)' }] } });
+  const del = compileCelPolicy({ apiVersion: 'policies.kyverno.io/v1', kind: 'DeletingPolicy', metadata: { name: 'd' },
+    spec: { schedule: '0 * * * *', matchConstraints, conditions: [{ name: 'c', expression: 'no_such_function(object)' }] } });
+  for (const c of [gen, del]) {
+    if (c.type !== 'generating' && c.type !== 'deleting') throw new Error(`unexpected ${c.type}`);
+    const [r] = c.policy.evaluate(input(pod(false)));
+    t.match(r, { status: 'error', message: /^failed to compile policy: .*no_such_function/ }, c.type);
+    t.same(c.policy.evaluate(input({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'x', namespace: 'ns1' } }, { kind: { group: '', version: 'v1', kind: 'ConfigMap' } })), [], `${c.type}: nothing where it does not match`);
+  }
+});
+
 t.test('CEL PolicyExceptions referencing the policy exempt matching resources', async (t) => {
   const exception = (name: string, extra: JsonObject = {}, labels: Record<string, string> = {}): JsonObject => ({
     apiVersion: 'policies.kyverno.io/v1', kind: 'PolicyException', metadata: { name, namespace: 'ns1', labels },

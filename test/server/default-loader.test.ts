@@ -66,3 +66,41 @@ spec:
   t.same([...r.failed].sort(), ['no-latest/validation', 'no-privileged-cel/no-privileged']);
   t.equal(r.celLoaded, true);
 });
+
+t.test('a GeneratingPolicy or DeletingPolicy that does not compile costs the webhook nothing: the set loads, requests are decided by the rest', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'portcullis-offline-kinds-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const rules = "matchConstraints:\n    resourceRules: [{apiGroups: [''], apiVersions: [v1], operations: [CREATE], resources: [pods]}]";
+  await writeFile(join(dir, 'gpol.yaml'), `apiVersion: policies.kyverno.io/v1
+kind: GeneratingPolicy
+metadata: {name: broken-gen}
+spec:
+  ${rules}
+  generate:
+  - expression: "no_such_function(object)"
+`);
+  await writeFile(join(dir, 'dpol.yaml'), `apiVersion: policies.kyverno.io/v1
+kind: DeletingPolicy
+metadata: {name: broken-del}
+spec:
+  schedule: "0 1 * * *"
+  ${rules}
+  conditions:
+  - name: c
+    expression: "no_such_function(object)"
+`);
+  await writeFile(join(dir, 'vpol.yaml'), `apiVersion: policies.kyverno.io/v1
+kind: ValidatingPolicy
+metadata: {name: no-latest}
+spec:
+  validationActions: [Deny]
+  ${rules}
+  validations:
+  - expression: "object.spec.containers.all(c, !c.image.endsWith(':latest'))"
+    message: no latest
+`);
+  const r = await load(dir);
+  t.same(r.errors, [], 'no load error');
+  t.same([...r.policies].sort(), ['broken-del', 'broken-gen', 'no-latest']);
+  t.same(r.failed, ['no-latest/validation'], 'only the ValidatingPolicy decides');
+});

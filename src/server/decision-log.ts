@@ -11,7 +11,9 @@
  * Only for a plain logger: one with a mixin, log formatter, write hooks,
  * nested key, message prefix, redaction or serializers, a stream that reads
  * per-line metadata (pino.multistream), or a diagnostics-channel subscriber
- * gets `logger.info` itself. The test holds the two paths byte-identical.
+ * gets `logger.info` itself. The test holds the two paths byte-identical; the one
+ * difference is a lone UTF-16 surrogate in a short string, which pino writes raw
+ * (invalid UTF-8 on output) and this line escapes as `\udXXX`, as JSON.stringify does.
  */
 import { tracingChannel } from 'node:diagnostics_channel';
 import { pino } from 'pino';

@@ -7,7 +7,8 @@
 import type { AdmissionInput, ContextResolver, KubeObject, PatchOperation, RuleResponse, JsonValue } from './types.ts';
 import type { CelValidatingRuntime, CompiledPolicy, CompiledRule } from '../policy/compile.ts';
 import { applyJson6902, type JsonPatchOp } from './mutate/jsonPatch.ts';
-import type { HandlerResult, RuleEnv } from './handlers/types.ts';
+import type { HandlerResult, RuleEnv, RuleHandler } from './handlers/types.ts';
+import { runMutateExisting } from './handlers/mutate-existing.ts';
 import type { ImageVerificationConfig } from './handlers/verify-images.ts';
 import type { ContextData } from './variables.ts';
 import { loadContextAndCheck } from './handlers/preconditions.ts';
@@ -47,6 +48,13 @@ export interface EvaluateOptions {
    * is reported as skip, so pre-existing violations do not block unrelated changes.
    */
   allowExistingViolations?: boolean;
+  /**
+   * Offline only (`portcullis test`): run mutate-existing rules (`mutate.targets`) on the
+   * targets the resolver's `targetResources` gives; their responses carry `patchedTarget`
+   * and the admitted object is left alone. Without it (the webhook) such rules do not run:
+   * Kyverno mutates existing resources from its background controller, not at admission.
+   */
+  mutateExisting?: boolean;
 }
 
 export interface PolicyResult {
@@ -71,8 +79,8 @@ const mayMatchKind = (rule: CompiledRule, kind: string) => rule.kindNames === nu
 const isValidatePhaseCli = (r: CompiledRule) => r.type === 'Validation';
 const isValidatePhaseWebhook = (r: CompiledRule) => r.type === 'Validation' || r.type === 'ImageVerify';
 
-/** Rules the mutate phase runs: mutations, and image verification (which pins digests). */
-const isMutatePhase = (r: CompiledRule) => r.type === 'Mutation' || r.type === 'ImageVerify';
+/** Rules the mutate phase runs: mutations of the admitted object, and image verification (which pins digests). */
+const isMutatePhase = (r: CompiledRule) => (r.type === 'Mutation' && !r.mutateTargets) || r.type === 'ImageVerify';
 
 /**
  * One policy's share of a phase: CEL policies run whole; for the others, the
@@ -82,7 +90,7 @@ const isMutatePhase = (r: CompiledRule) => r.type === 'Mutation' || r.type === '
 interface PhaseEntry { policy: CompiledPolicy; index: number; rules: readonly CompiledRule[] }
 
 /** The phases for one resource kind, worked out once per kind instead of per review. */
-interface KindPlan { mutate: PhaseEntry[]; validateWebhook: PhaseEntry[]; validateCli: PhaseEntry[]; generate: PhaseEntry[]; deletion: PhaseEntry[] }
+interface KindPlan { mutate: PhaseEntry[]; mutateExisting: PhaseEntry[]; validateWebhook: PhaseEntry[]; validateCli: PhaseEntry[]; generate: PhaseEntry[]; deletion: PhaseEntry[] }
 
 /** CEL kinds Kyverno never evaluates at admission: their own phases run offline (`mode: 'all'`) only. */
 const isOfflineOnly = (policy: CompiledPolicy) => policy.cel?.type === 'generating' || policy.cel?.type === 'deleting';
@@ -104,6 +112,11 @@ function phaseEntries(policies: readonly CompiledPolicy[], kind: string, inPhase
 function kindPlan(policies: readonly CompiledPolicy[], kind: string): KindPlan {
   return {
     mutate: phaseEntries(policies, kind, isMutatePhase),
+    // Mutate-existing rules (offline only): matched against the trigger, they patch other objects.
+    mutateExisting: policies.flatMap((policy, index) => {
+      const rules = policy.cel ? [] : policy.rules.filter((r) => r.type === 'Mutation' && r.mutateTargets && mayMatchKind(r, kind));
+      return rules.length > 0 ? [{ policy, index, rules }] : [];
+    }),
     validateWebhook: phaseEntries(policies, kind, isValidatePhaseWebhook),
     validateCli: phaseEntries(policies, kind, isValidatePhaseCli),
     // Generate rules are matched in full (no kind pre-filter); GeneratingPolicies run whole.
@@ -116,7 +129,7 @@ function kindPlan(policies: readonly CompiledPolicy[], kind: string): KindPlan {
   };
 }
 
-const MUTATE = 0, VALIDATE = 1, OFFLINE = 2;
+const MUTATE = 0, VALIDATE = 1, OFFLINE = 2, MUTATE_EXISTING = 3;
 
 /** The state of one evaluate() call, carried from rule to rule (and across any wait). */
 class Evaluation {
@@ -263,6 +276,11 @@ export class Engine {
     const mode = st.options.mode;
     if (phase === MUTATE) {
       const p = mode !== 'validate' && st.resource ? this.mutatePhase(st, 0, 0) : undefined;
+      if (p) return p.then(() => this.runPhases(st, MUTATE_EXISTING));
+      phase = MUTATE_EXISTING;
+    }
+    if (phase === MUTATE_EXISTING) {
+      const p = mode !== 'validate' && st.options.mutateExisting && st.plan.mutateExisting.length > 0 ? this.mutateExistingPhase(st) : undefined;
       if (p) return p.then(() => this.runPhases(st, VALIDATE));
       phase = VALIDATE;
     }
@@ -312,6 +330,49 @@ export class Engine {
       st.endPolicy(pr, e);
     }
     return undefined;
+  }
+
+  /**
+   * Mutate-existing rules (offline only, handlers/mutate-existing.ts): each rule that matches the
+   * trigger (as mutated so far) loads its context and checks its preconditions on the trigger, then
+   * reports one response per target it patches; the trigger itself is not changed.
+   */
+  private async mutateExistingPhase(st: Evaluation): Promise<void> {
+    const trigger = st.resource ?? st.input.oldObject;
+    if (!trigger) return;
+    for (const { policy, index, rules } of st.plan.mutateExisting) {
+      const t0 = performance.now();
+      const pr = st.resultFor(policy, index);
+      for (const rule of rules) {
+        if (!st.matches(rule, trigger)) continue;
+        const data = st.contextFor(rule);
+        const skipped = await loadContextAndCheck(rule.context, rule.preconditions, data, this.options.resolver, st.pinned, true);
+        if (skipped) {
+          pr.rules.push(toRun(rule, skipped).response);
+          continue;
+        }
+        const exceptions = this.exceptionsFor(policy, rule)?.({ input: st.input, resource: trigger }, data);
+        if (exceptions && exceptions.length > 0) {
+          pr.rules.push(toRun(rule, exceptionSkip(exceptions)).response);
+          continue;
+        }
+        const env: RuleEnv = {
+          ruleName: rule.name, data, resource: trigger, input: st.input, resolver: this.options.resolver, pinned: st.pinned, nesting: 0, phase: 'mutate',
+        };
+        const foreachValues = (st.pinned as CallerPins | undefined)?.foreachValues?.[rule.name];
+        if (foreachValues && foreachValues.length > 0) env.foreachValues = foreachValues;
+        const handler: RuleHandler = (e) => {
+          try {
+            const r = rule.handler(e);
+            return r instanceof Promise ? r.catch((err: unknown) => executionError(rule, err)) : r;
+          } catch (err) {
+            return executionError(rule, err);
+          }
+        };
+        for (const r of await runMutateExisting(rule.mutateTargets!, handler, env, policy.namespace)) pr.rules.push(toRun(rule, r).response);
+      }
+      pr.durationMs += performance.now() - t0;
+    }
   }
 
   /** Validate rules (and on /validate image re-verification) from entry `e`, rule `r` on, on the mutated object. */
@@ -550,6 +611,7 @@ function toRun(rule: CompiledRule, result: HandlerResult): RuleRun {
   if (result.path) response.path = result.path;
   if (result.patches) response.patches = result.patches;
   if (result.generatedResources) response.generatedResources = result.generatedResources;
+  if (result.patchedTarget) response.patchedTarget = result.patchedTarget;
   if (result.exception) response.exception = result.exception;
   return { result, response };
 }

@@ -273,3 +273,27 @@ spec:
   t.match(latest.response.status.message, /no-latest/);
   t.notMatch(latest.response.status.message, /cleanup-pods/);
 });
+
+t.test('a mutate-existing rule (mutate.targets) does not mutate the admitted object: Kyverno mutates targets in the background', async (t) => {
+  const dir = t.testdir({
+    'policy.yaml': `apiVersion: kyverno.io/v1
+kind: ClusterPolicy
+metadata: {name: touch-secrets}
+spec:
+  rules:
+  - name: touch
+    match: {any: [{resources: {kinds: [Pod]}}]}
+    mutate:
+      targets: [{apiVersion: v1, kind: Secret, name: creds, namespace: "{{request.object.metadata.namespace}}"}]
+      patchStrategicMerge:
+        metadata:
+          annotations: {used-by: "{{request.object.metadata.name}}"}
+`,
+  });
+  const store = new PolicyStore({ budgetMs: 8000, paths: [dir] });
+  t.same(await store.reload(), { ok: true, errors: [] });
+  const { logger } = captureLogger();
+  const app = buildApp({ policies: store, logger });
+  t.same((await post(app, '/mutate', review({ uid: 'm', object: pod('web') }))).json(),
+    { apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', response: { uid: 'm', allowed: true } }, 'no patch, no warning');
+});

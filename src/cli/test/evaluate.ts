@@ -17,7 +17,7 @@ import { identityOf, type ResourceIdentity } from '../resources.ts';
 import { buildAdmissionInput, withInjectedObjects } from './admission.ts';
 import { computeVariables, ruleValues, type RequestUserInfo, type ValuesSpec } from './spec.ts';
 
-/** Rule responses as the CLI reads them (generate rules carry `generatedResources`). */
+/** Rule responses as the CLI reads them (generate rules carry `generatedResources`, mutate-existing ones `patchedTarget`). */
 export type CliRuleResponse = RuleResponse;
 
 export interface PolicyOutcome {
@@ -97,7 +97,8 @@ export class PolicyRunner {
     const foreach = Object.keys(foreachValues).length > 0 ? { foreachValues } : {};
     const call = async (extra: JsonObject = {}) => {
       const variables = { ...base, ...extra };
-      const res = await engine.evaluate(withInjectedObjects(input, variables), { mode, variables, ...foreach });
+      // Mutate-existing rules run with the mutations, as in Kyverno's CLI (patched targets, trigger untouched).
+      const res = await engine.evaluate(withInjectedObjects(input, variables), { mode, variables, ...foreach, ...(mode === 'mutate' ? { mutateExisting: true } : {}) });
       const rules: CliRuleResponse[] = [];
       for (const r of res.results) if (r.policy === policy || r.policy.name === policy.name) rules.push(...r.rules);
       return { rules, patched: res.patchedResource };

@@ -11,7 +11,14 @@
  * - the policy applied to the resource but no rule response matched: the
  *   resource was excluded — a passing row, whatever was expected;
  * - no response at all (unknown resource or policy, policy failed to load):
- *   a failing "Not found" row.
+ *   a failing "Not found" row;
+ * - mutate-existing rules (`targetResources`): a resource may also name a
+ *   target some rule patched (by `name` or `namespace/name`, whatever the
+ *   row's kind, as Kyverno's printTestResult looks targets up); each policy
+ *   response that patched it gives one row, comparing the patched target with
+ *   the `patchedResources` file (a file without it: "Resource error") and the
+ *   rule status. A row naming no resource covers the triggers and the patched
+ *   targets alike.
  * Unlike some Kyverno releases, a `fail` expectation met by a `pass` is a
  * failure, as the Kyverno documentation states.
  */
@@ -92,6 +99,41 @@ interface Check {
   skipRow?: boolean;
 }
 
+/** A patched target's row: the target as the rule patched it against the file, then the rule status. */
+async function checkTarget(exp: TestExpectation, outcome: PolicyOutcome, rule: CliRuleResponse, target: KubeObject,
+  load: ExpectedResourceLoader): Promise<Check> {
+  if (exp.patchedResource !== '') {
+    const c = await compareWithFile(exp.patchedResource, target, load, 'patched');
+    if (c) return c.skipRow ? { ok: false, reason: 'Resource error', message: c.message } : c;
+  }
+  return statusCheck(exp, rule, outcome.policy);
+}
+
+const identityKey = (id: ResourceIdentity) => `${id.apiVersion}\0${id.kind}\0${id.namespace}\0${id.name}`;
+
+/** The targets mutate-existing rules patched, once each, in the order first reported. */
+function patchedTargets(outcomes: readonly ResourceOutcome[]): ResourceIdentity[] {
+  const seen = new Map<string, ResourceIdentity>();
+  for (const res of outcomes) {
+    for (const o of res.policies) {
+      for (const r of o.rules) {
+        if (!r.patchedTarget) continue;
+        const id = identityOf(r.patchedTarget);
+        const key = identityKey(id);
+        if (!seen.has(key)) seen.set(key, id);
+      }
+    }
+  }
+  return [...seen.values()];
+}
+
+/** `name` or `namespace/name` naming a target (its kind is not compared, as in Kyverno). */
+function targetMatches(spec: string, id: ResourceIdentity): boolean {
+  const slash = spec.indexOf('/');
+  if (slash < 0) return spec === id.name;
+  return spec.slice(0, slash) === id.namespace && spec.slice(slash + 1) === id.name;
+}
+
 async function checkRule(
   exp: TestExpectation,
   outcome: PolicyOutcome,
@@ -163,9 +205,13 @@ export async function matchExpectations(
 ): Promise<ResultRow[]> {
   const rows: ResultRow[] = [];
   const push = (r: Omit<ResultRow, 'id'>) => rows.push({ id: rows.length + 1, ...r });
+  const targets = patchedTargets(outcomes);
   for (const exp of expectations) {
-    // No resource named: the expectation covers every resource of its kind.
-    const specs = exp.resources.length > 0 ? exp.resources : outcomes.filter((o) => exp.kind === '' || o.id.kind === exp.kind).map((o) => `${o.id.namespace}/${o.id.name}`);
+    // No resource named: the expectation covers every resource of its kind, and every patched target.
+    const specs = exp.resources.length > 0 ? exp.resources : [...new Set([
+      ...outcomes.filter((o) => exp.kind === '' || o.id.kind === exp.kind).map((o) => `${o.id.namespace}/${o.id.name}`),
+      ...targets.map((id) => `${id.namespace}/${id.name}`),
+    ])];
     for (const spec of specs) {
       const base = { policy: exp.policy, rule: exp.rule, resource: displayResource(exp, spec), expected: exp.result, expectation: exp.index };
       let produced = 0;
@@ -205,6 +251,29 @@ export async function matchExpectations(
             rowsHere++;
           }
           produced += rowsHere;
+        }
+      }
+      // Targets of mutate-existing rules this resource names: one row per policy response that patched it.
+      for (const target of targets) {
+        if (!targetMatches(spec, target)) continue;
+        const key = identityKey(target);
+        for (const res of outcomes) {
+          for (const outcome of res.policies) {
+            if (!outcome.applicable || outcome.error !== undefined || !policyMatches(exp.policy, outcome.policy)) continue;
+            const rule = outcome.rules.find((r) => r.patchedTarget && identityKey(identityOf(r.patchedTarget)) === key && ruleMatches(exp, r.name, outcome.policy));
+            if (!rule) continue;
+            const c = await checkTarget(exp, outcome, rule, rule.patchedTarget!, load);
+            push({
+              ...base,
+              actual: reportResult(rule.status, outcome.policy),
+              result: c.ok ? 'Pass' : 'Fail',
+              reason: c.reason,
+              message: c.message,
+              count: c.ok ? (exp.result === 'skip' ? 'skip' : 'pass') : 'fail',
+              excluded: false,
+            });
+            produced++;
+          }
         }
       }
       if (produced === 0 && !skippedByFile) {

@@ -16,6 +16,7 @@ import { evaluateChecks } from './checks.ts';
 import { matchExpectations, type ResultRow } from './match.ts';
 import { parseUserInfo, parseValues, type RequestUserInfo, type TestExpectation, type TestSpec, type ValuesSpec } from './spec.ts';
 import { applySelector, type TestCaseSelector } from './selector.ts';
+import { matchWildcard } from '../../engine/wildcard.ts';
 
 export interface TestCaseReport {
   /** Path of the Test file. */
@@ -125,7 +126,6 @@ export async function runTestSpec(path: string, spec: TestSpec, options: RunOpti
       exceptions = compileExceptions(exceptionDocs);
       for (const e of exceptions.errors) report.warnings.push(`PolicyException ${e.exception}: ${e.reason}`);
     }
-    if (spec.targetResources.length > 0) report.warnings.push('targetResources (mutate existing) are not supported yet; they were ignored');
 
     report.log.push(`  Applying ${policies.length} ${policies.length === 1 ? 'policy' : 'policies'} to ${uniques.length} ${uniques.length === 1 ? 'resource' : 'resources'} ...`);
     let resolver: ContextResolver = offlineResolver;
@@ -148,6 +148,13 @@ export async function runTestSpec(path: string, spec: TestSpec, options: RunOpti
       const sources = await loadResourceFiles(cloneFiles.map(rel));
       if (sources.errors.length > 0) throw new Error(`failed to load clone sources (${sources.errors.map((e) => `${e.file}: ${e.reason}`).join('; ')})`);
       resolver = { ...resolver, ...cloneSourcesFrom(sources.resources) };
+    }
+    // Mutate-existing rules' targets: the objects of the Test's targetResources (Kyverno's CLI loads them
+    // into its fake cluster, where the rules' `mutate.targets` find them).
+    if (spec.targetResources.length > 0) {
+      const targets = await loadResourceFiles(spec.targetResources.map(rel));
+      if (targets.errors.length > 0) throw new Error(`failed to load target resources (${targets.errors.map((e) => `${e.file}: ${e.reason}`).join('; ')})`);
+      resolver = { ...resolver, ...targetResourcesFrom(targets.resources) };
     }
     const old = spec.oldResources.length > 0 ? await loadResourceFiles(spec.oldResources.map(rel)) : { resources: [], errors: [] };
     if (old.errors.length > 0) throw new Error(`failed to load old resources (${old.errors.map((e) => `${e.file}: ${e.reason}`).join('; ')})`);
@@ -196,6 +203,14 @@ export async function runTestSpec(path: string, spec: TestSpec, options: RunOpti
     report.error = (e as Error).message;
   }
   return report;
+}
+
+/** Mutate-existing target lookups over a fixed set of objects: those of the kind and apiVersion (wildcards allowed, '' = any). */
+export function targetResourcesFrom(objects: readonly KubeObject[]): Pick<ContextResolver, 'targetResources'> {
+  return {
+    targetResources: (apiVersion, kind) => objects.filter((o) => (kind === '' || matchWildcard(kind, o.kind ?? ''))
+      && (apiVersion === '' || matchWildcard(apiVersion, o.apiVersion ?? ''))),
+  };
 }
 
 /** Clone lookups over a fixed set of objects (a kind with or without its apiVersion, as generate rules name it). */

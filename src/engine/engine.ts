@@ -16,7 +16,7 @@ import { contextSeed, contextFrom, contextForRule, type ContextSeed } from './re
 import { celContextFor, namespaceObjectOf } from './cel-context.ts';
 import { exceptionSkip, policyKey, type CompiledExceptions, type RuleExceptions } from './exceptions.ts';
 import { diffPatch } from './patch.ts';
-import { pinsFor, type CallerPins, type RuleForeachValues } from './foreach-values.ts';
+import { foreachValuesFor, rulePins, variablePins, type CallerPins, type RuleForeachValues } from './foreach-values.ts';
 import type { CompiledGeneratingPolicy, MpolOutcome, VpolEvalOptions } from '../cel/index.ts';
 
 /** How often a CEL policy is re-evaluated after resolving the lookups it asked for. */
@@ -136,7 +136,9 @@ class Evaluation {
   readonly input: AdmissionInput;
   readonly options: EvaluateOptions;
   readonly plan: KindPlan;
-  readonly pinned: CallerPins | undefined;
+  /** Names the caller's variables pin (their context entries are not loaded); per rule see pinsFor. */
+  readonly pinned: ReadonlySet<string> | undefined;
+  readonly #rulePins = new Map<string, CallerPins | undefined>();
   readonly #withImages: boolean;
   /** The object as mutated so far (input.object until a mutation applies). */
   resource: KubeObject | null;
@@ -155,11 +157,22 @@ class Evaluation {
     this.input = input;
     this.options = options;
     this.plan = plan;
-    this.pinned = pinsFor(options.variables, options.foreachValues);
+    this.pinned = variablePins(options.variables);
     this.#withImages = withImages;
     this.resource = input.object;
     this.#slots = new Array(policies.length);
     this.#target = { input, resource: input.object as KubeObject };
+  }
+
+  /** The rule's pins: the caller's variables, plus its own foreachValues (CLI) with their names. */
+  pinsFor(rule: CompiledRule): CallerPins | undefined {
+    const all = this.options.foreachValues;
+    if (!all) return this.pinned;
+    if (this.#rulePins.has(rule.name)) return this.#rulePins.get(rule.name);
+    const values = foreachValuesFor(all, rule.name);
+    const pins = values ? rulePins(this.pinned, values) : this.pinned;
+    this.#rulePins.set(rule.name, pins);
+    return pins;
   }
 
   matches(rule: CompiledRule, resource: KubeObject): boolean {
@@ -320,7 +333,7 @@ export class Engine {
         const rule = rules[r]!;
         const resource = st.resource!;
         if (!st.matches(rule, resource)) continue;
-        const run = this.runMatched(policy, rule, st.input, resource, st.contextFor(rule), st.pinned, 'mutate');
+        const run = this.runMatched(policy, rule, st.input, resource, st.contextFor(rule), st.pinsFor(rule), 'mutate');
         if (run instanceof Promise) {
           const here: [number, number] = [e, r + 1];
           return run.then((res) => this.mutatePhase(st, ...(st.mutated(policy, pr, res) ? st.endPolicy(pr, here[0]) : here)));
@@ -346,7 +359,8 @@ export class Engine {
       for (const rule of rules) {
         if (!st.matches(rule, trigger)) continue;
         const data = st.contextFor(rule);
-        const skipped = await loadContextAndCheck(rule.context, rule.preconditions, data, this.options.resolver, st.pinned, true);
+        const pins = st.pinsFor(rule);
+        const skipped = await loadContextAndCheck(rule.context, rule.preconditions, data, this.options.resolver, pins, true);
         if (skipped) {
           pr.rules.push(toRun(rule, skipped).response);
           continue;
@@ -357,10 +371,9 @@ export class Engine {
           continue;
         }
         const env: RuleEnv = {
-          ruleName: rule.name, data, resource: trigger, input: st.input, resolver: this.options.resolver, pinned: st.pinned, nesting: 0, phase: 'mutate',
+          ruleName: rule.name, data, resource: trigger, input: st.input, resolver: this.options.resolver, pinned: pins, nesting: 0, phase: 'mutate',
         };
-        const foreachValues = (st.pinned as CallerPins | undefined)?.foreachValues?.[rule.name];
-        if (foreachValues && foreachValues.length > 0) env.foreachValues = foreachValues;
+        if (pins?.foreachValues) env.foreachValues = pins.foreachValues;
         const handler: RuleHandler = (e) => {
           try {
             const r = rule.handler(e);
@@ -393,7 +406,7 @@ export class Engine {
       for (; r < rules.length; r++) {
         const rule = rules[r]!;
         if (!st.matches(rule, validated)) continue;
-        const run = this.runMatched(policy, rule, st.input, validated, st.contextFor(rule), st.pinned, 'validate');
+        const run = this.runMatched(policy, rule, st.input, validated, st.contextFor(rule), st.pinsFor(rule), 'validate');
         if (run instanceof Promise || (run.response.status === 'fail' && rule.type === 'Validation' && st.options.allowExistingViolations)) {
           const here: [number, number] = [e, r + 1];
           const resume = (response: RuleResponse) => this.validatePhase(st, ...(st.validated(policy, pr, response) ? st.endPolicy(pr, here[0]) : here));
@@ -410,7 +423,7 @@ export class Engine {
   /** allowExistingViolations (admission only): a failure the old object already had is a skip. */
   private async checkExisting(st: Evaluation, policy: CompiledPolicy, rule: CompiledRule, response: RuleResponse): Promise<RuleResponse> {
     if (response.status !== 'fail' || rule.type !== 'Validation' || !st.options.allowExistingViolations) return response;
-    return this.existingViolation(policy, rule, st.input, response, st.options.variables, st.pinned);
+    return this.existingViolation(policy, rule, st.input, response, st.options.variables, st.pinsFor(rule));
   }
 
   private async celMutate(st: Evaluation, policy: CompiledPolicy, index: number): Promise<void> {
@@ -449,7 +462,7 @@ export class Engine {
         continue;
       }
       for (const rule of rules) {
-        const res = await this.runRule(policy, rule, st.input, trigger, st.contextFor(rule), st.pinned, 'validate');
+        const res = await this.runRule(policy, rule, st.input, trigger, st.contextFor(rule), st.pinsFor(rule), 'validate');
         if (res) pr.rules.push(res.response);
       }
     }
@@ -582,8 +595,8 @@ export class Engine {
     const env: RuleEnv = {
       ruleName: rule.name, data, resource, input, resolver: this.options.resolver, pinned, nesting: 0, phase, images: this.options.images,
     };
-    const foreachValues = (pinned as CallerPins | undefined)?.foreachValues?.[rule.name];
-    if (foreachValues && foreachValues.length > 0) env.foreachValues = foreachValues;
+    const foreachValues = (pinned as CallerPins | undefined)?.foreachValues;
+    if (foreachValues) env.foreachValues = foreachValues;
     // Exceptions apply after context and preconditions, as in Kyverno; podSecurity rules
     // get them to exempt single controls.
     const exceptions = this.exceptionsFor(policy, rule)?.({ input, resource }, data);

@@ -15,22 +15,33 @@ export type ForeachValues = ReadonlyArray<Readonly<Record<string, JsonValue>>>;
 export type RuleForeachValues = Readonly<Record<string, ForeachValues>>;
 
 /**
- * The names a caller pins (their context entries are not loaded), with the
- * foreach values they come with.
+ * The names a caller pins for one rule (their context entries are not loaded),
+ * with that rule's foreach values.
  */
 export interface CallerPins extends ReadonlySet<string> {
-  readonly foreachValues?: RuleForeachValues;
+  readonly foreachValues?: ForeachValues;
 }
 
-export function pinsFor(variables: Record<string, JsonValue> | undefined, foreachValues: RuleForeachValues | undefined): CallerPins | undefined {
-  if (!variables && !foreachValues) return undefined;
-  const names = new Set<string>();
-  for (const k of Object.keys(variables ?? {})) names.add(k.split('.')[0]!);
-  let any = false;
-  for (const rule of Object.values(foreachValues ?? {})) {
-    for (const map of rule) for (const k of Object.keys(map)) { names.add(k.split('.')[0]!); any = true; }
-  }
-  return any ? Object.assign(names, { foreachValues: foreachValues! }) : names;
+/** The names the caller's variables pin, for every rule. */
+export function variablePins(variables: Record<string, JsonValue> | undefined): ReadonlySet<string> | undefined {
+  return variables ? new Set(Object.keys(variables).map((k) => k.split('.')[0]!)) : undefined;
+}
+
+/** A rule's values: under its name, or the name an autogen rule was made from (as Kyverno's CLI store looks them up). */
+export function foreachValuesFor(values: RuleForeachValues, ruleName: string): ForeachValues | undefined {
+  const own = values[ruleName];
+  if (own && own.length > 0) return own;
+  const base = ruleName.startsWith('autogen-cronjob-') ? ruleName.slice('autogen-cronjob-'.length)
+    : ruleName.startsWith('autogen-') ? ruleName.slice('autogen-'.length) : undefined;
+  const inherited = base !== undefined ? values[base] : undefined;
+  return inherited && inherited.length > 0 ? inherited : undefined;
+}
+
+/** One rule's pins: the variables' names and its foreach values' names, with the values. */
+export function rulePins(base: ReadonlySet<string> | undefined, values: ForeachValues): CallerPins {
+  const names = new Set(base);
+  for (const map of values) for (const k of Object.keys(map)) names.add(k.split('.')[0]!);
+  return Object.assign(names, { foreachValues: values });
 }
 
 /** Sets the values of foreach block `block` for element `index` into `data` (a context built for that element). */

@@ -439,3 +439,142 @@ results:
     { policy: 'per-container', resource: 'Pod/web', result: 'Pass', reason: 'Ok' },
   ]);
 });
+
+t.test('foreachValues belong to their rule: per foreach block, inherited by its autogen rules, not pinned for other rules', async (t) => {
+  const template = `containers:
+    - {name: app, image: nginx}
+    - {name: cache, image: redis}
+    initContainers:
+    - {name: init, image: busybox}`;
+  const dir = t.testdir({
+    'policy.yaml': `apiVersion: kyverno.io/v1
+kind: ClusterPolicy
+metadata:
+  name: images
+spec:
+  validationFailureAction: Enforce
+  rules:
+  - name: per-element
+    match:
+      any:
+      - resources:
+          kinds: [Pod]
+    validate:
+      message: image not allowed
+      foreach:
+      - list: request.object.spec.containers
+        context:
+        - name: allowed
+          apiCall: {urlPath: "/allowed/{{ element.name }}", jmesPath: image}
+        deny:
+          conditions:
+            any:
+            - {key: "{{ element.image }}", operator: NotEquals, value: "{{ allowed }}"}
+      - list: request.object.spec.initContainers
+        context:
+        - name: allowed
+          apiCall: {urlPath: "/allowed/{{ element.name }}", jmesPath: image}
+        deny:
+          conditions:
+            any:
+            - {key: "{{ element.image }}", operator: NotEquals, value: "{{ allowed }}"}
+  - name: own-context
+    match:
+      any:
+      - resources:
+          kinds: [Pod]
+    context:
+    - name: allowed
+      variable: {value: nginx}
+    validate:
+      message: "allowed is {{ allowed }}"
+      deny:
+        conditions:
+          any:
+          - {key: "{{ allowed }}", operator: NotEquals, value: nginx}
+`,
+    'resources.yaml': `apiVersion: v1
+kind: Pod
+metadata: {name: web, namespace: default}
+spec:
+  ${template.replace(/\n {4}/g, '\n  ')}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, namespace: default}
+spec:
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      ${template.replace(/\n {4}/g, '\n      ')}
+`,
+    'values.yaml': `apiVersion: cli.kyverno.io/v1alpha1
+kind: Values
+policies:
+- name: images
+  rules:
+  - name: per-element
+    foreachValues:
+    - allowed: [nginx, redis]
+    - allowed: [busybox]
+`,
+    'kyverno-test.yaml': `apiVersion: cli.kyverno.io/v1alpha1
+kind: Test
+metadata:
+  name: foreach-values-scope
+policies: [policy.yaml]
+resources: [resources.yaml]
+variables: values.yaml
+results:
+- {policy: images, rule: per-element, kind: Pod, resources: [web], result: pass}
+- {policy: images, rule: per-element, kind: Deployment, resources: [web], result: pass}
+- {policy: images, rule: own-context, kind: Pod, resources: [web], result: pass}
+`,
+  });
+  const report = await runTestFile(join(dir, 'kyverno-test.yaml'));
+  t.equal(report.error, undefined);
+  t.same(rowsOf(report.rows), [
+    { policy: 'images', resource: 'Pod/web', result: 'Pass', reason: 'Ok' },
+    { policy: 'images', resource: 'Deployment/web', result: 'Pass', reason: 'Ok' },
+    { policy: 'images', resource: 'Pod/web', result: 'Pass', reason: 'Ok' },
+  ], 'block 1 reads the second map; the autogen rule inherits the values; the other rule loads its own `allowed`');
+});
+
+t.test('a cluster-scoped clone source (no namespace) is found by a clone that names none', async (t) => {
+  const dir = t.testdir({
+    'policy.yaml': `apiVersion: kyverno.io/v1
+kind: ClusterPolicy
+metadata:
+  name: tenant-role
+spec:
+  rules:
+  - name: copy-role
+    match:
+      any:
+      - resources:
+          kinds: [Namespace]
+    generate:
+      apiVersion: rbac.authorization.k8s.io/v1
+      kind: ClusterRole
+      name: "{{request.object.metadata.name}}-viewer"
+      clone:
+        name: viewer-template
+`,
+    'ns.yaml': 'apiVersion: v1\nkind: Namespace\nmetadata:\n  name: team-a\n',
+    'source.yaml': 'apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata:\n  name: viewer-template\nrules:\n- apiGroups: [""]\n  resources: [pods]\n  verbs: [get]\n',
+    'expected.yaml': 'apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata:\n  name: team-a-viewer\nrules:\n- apiGroups: [""]\n  resources: [pods]\n  verbs: [get]\n',
+    'kyverno-test.yaml': `apiVersion: cli.kyverno.io/v1alpha1
+kind: Test
+metadata:
+  name: cluster-clone
+policies: [policy.yaml]
+resources: [ns.yaml]
+results:
+- {policy: tenant-role, rule: copy-role, kind: Namespace, resources: [team-a], result: pass, generatedResource: expected.yaml, cloneSourceResource: source.yaml}
+`,
+  });
+  const report = await runTestFile(join(dir, 'kyverno-test.yaml'));
+  t.equal(report.error, undefined);
+  t.same(rowsOf(report.rows), [{ policy: 'tenant-role', resource: 'Namespace/team-a', result: 'Pass', reason: 'Ok' }]);
+});

@@ -13,7 +13,7 @@ import type { ContextResolver, JsonObject, JsonValue, KubeObject, Operation, Rul
 import type { CompiledPolicy } from '../../policy/compile.ts';
 import type { CompiledExceptions } from '../../engine/exceptions.ts';
 import type { EngineLike } from './deps.ts';
-import { identityOf, type ResourceIdentity } from '../resources.ts';
+import { duplicateKey, identityOf, type ResourceIdentity } from '../resources.ts';
 import { buildAdmissionInput, withInjectedObjects } from './admission.ts';
 import { computeVariables, ruleValues, type RequestUserInfo, type ValuesSpec } from './spec.ts';
 
@@ -73,7 +73,7 @@ export class PolicyRunner {
     this.policies = policies;
     this.context = context;
     this.engines = new Map(policies.map((p) => [p, context.createEngine(p, context.resolver, context.exceptions)]));
-    for (const old of context.oldResources ?? []) this.oldResources.set(identityKey(old), old);
+    for (const old of context.oldResources ?? []) this.oldResources.set(duplicateKey(old), old);
   }
 
   private readonly oldResources = new Map<string, KubeObject>();
@@ -85,7 +85,7 @@ export class PolicyRunner {
    * only. The operation comes from the policy-level variables alone.
    */
   private async run(policy: CompiledPolicy, resource: KubeObject, mode: 'mutate' | 'validate' | 'all', base: Record<string, JsonValue>) {
-    const oldResource = this.oldResources.get(identityKey(resource));
+    const oldResource = this.oldResources.get(duplicateKey(resource));
     const operation = this.context.operationFor?.(resource);
     const input = buildAdmissionInput(resource, {
       variables: base, userInfo: this.context.userInfo, values: this.context.values, ...(oldResource ? { oldResource } : {}), ...(operation ? { operation } : {}),
@@ -193,9 +193,4 @@ export class PolicyRunner {
     }
     return { resource, id, policies: [...outcomes.values()], patchedResource: current };
   }
-}
-
-function identityKey(resource: KubeObject): string {
-  const id = identityOf(resource);
-  return `${id.apiVersion}\0${id.kind}\0${id.namespace}\0${id.name}`;
 }

@@ -213,11 +213,14 @@ export function targetResourcesFrom(objects: readonly KubeObject[]): Pick<Contex
   };
 }
 
-/** Clone lookups over a fixed set of objects (a kind with or without its apiVersion, as generate rules name it). */
+/** Clone lookups over a fixed set of objects: by kind, namespace and name (clone), or all of a namespace (cloneList). */
 export function cloneSourcesFrom(objects: readonly KubeObject[]): Pick<ContextResolver, 'cloneSource' | 'cloneSources'> {
-  const namespaceOf = (o: KubeObject) => o.metadata?.namespace ?? '';
+  // Loaded objects without a namespace got `default` (as the CLI loads resources): a
+  // cluster-scoped source, which a clone names with no namespace, is found there.
+  const namespaceOf = (o: KubeObject) => o.metadata?.namespace || 'default';
+  const wanted = (namespace: string) => namespace || 'default';
   return {
-    cloneSource: (kind, namespace, name) => objects.find((o) => o.kind === kind && namespaceOf(o) === namespace && o.metadata?.name === name),
-    cloneSources: (namespace) => objects.filter((o) => namespaceOf(o) === namespace),
+    cloneSource: (kind, namespace, name) => objects.find((o) => o.kind === kind && namespaceOf(o) === wanted(namespace) && o.metadata?.name === name),
+    cloneSources: (namespace) => objects.filter((o) => namespaceOf(o) === wanted(namespace)),
   };
 }

@@ -15,7 +15,7 @@ import type { CelContextProvider } from './context.ts';
 import { compileMatchConstraints, type ConstraintMatcher } from './match-constraints.ts';
 import { compileProgram } from './program.ts';
 import { resourceOfKind } from './resources.ts';
-import { compileParamResolver, type ParamsResult } from './map.ts';
+import { compileParamResolver, type ParamsResult } from './params.ts';
 import type { CompiledValidatingPolicy, ValidationAction } from './vpol.ts';
 
 export interface VapResult {

@@ -30,11 +30,11 @@ import type { CelInput } from '@bufbuild/cel';
 import jsonpatch from 'fast-json-patch';
 import type { AdmissionInput, JsonObject, JsonValue, KubeObject, PatchOperation } from '../engine/types.ts';
 import type { CelContextProvider } from './context.ts';
-import { compileMatchConstraints, type ConstraintMatcher } from './match-constraints.ts';
+import { compileMatchConstraints } from './match-constraints.ts';
 import { applyJsonPatch, compileMutations, mergeApply, type CompiledMutatingPolicy, type MpolOutcome, type MpolResult } from './mpol.ts';
 import { celErrorText, compileList, compileVariables, LazyVariables } from './program.ts';
 import { resourceOfKind } from './resources.ts';
-import { compileParamResolver, type ParamsResult } from './params.ts';
+import { compileBinding, compileParamResolver } from './params.ts';
 import { toCelInput, toJson } from './values.ts';
 
 export const MAP_KIND = 'MutatingAdmissionPolicy';
@@ -56,12 +56,6 @@ export interface MapEvalOptions {
   /** The request's Namespace object (null for cluster-scoped requests); built from the input when absent. */
   namespaceObject?: JsonValue | null;
   context?: CelContextProvider;
-}
-
-interface Bound {
-  name: string;
-  matches: ConstraintMatcher | undefined;
-  params: (namespace: string) => ParamsResult;
 }
 
 function deepEqual(a: JsonValue | undefined, b: JsonValue | undefined): boolean {
@@ -113,15 +107,7 @@ export function compileMapAsMutatingPolicy(doc: JsonObject, allBindings: readonl
   const variables = compileVariables(spec.variables, 'spec.variables');
   const mutations = compileMutations(spec.mutations);
   const paramKind = obj(spec.paramKind);
-  const bound: Bound[] = mapBindingsFor(name, allBindings).map((b) => {
-    const bs = obj(b.spec) ?? {};
-    const mr = obj(bs.matchResources);
-    return {
-      name: String(obj(b.metadata)?.name ?? ''),
-      matches: mr ? compileMatchConstraints(mr, true) : undefined,
-      params: compileParamResolver(paramKind, obj(bs.paramRef), params),
-    };
-  });
+  const bound = mapBindingsFor(name, allBindings).map((b) => compileBinding(b, paramKind, params));
   const unbound = compileParamResolver(undefined, undefined, []);
   const result = (status: MpolResult['status'], message: string): MpolResult => ({ rule: name, status, message });
   /** An error under the policy's failurePolicy: reported as an error (Fail) or a skip noting it (Ignore). */

@@ -6,6 +6,7 @@
 import type { JsonObject, JsonValue } from '../engine/types.ts';
 import { compileLabelSelector } from '../engine/match.ts';
 import { isClusterScopedKind } from './resources.ts';
+import { compileMatchConstraints, type ConstraintMatcher } from './match-constraints.ts';
 
 const obj = (v: JsonValue | undefined): JsonObject | undefined => (v && typeof v === 'object' && !Array.isArray(v) ? v : undefined);
 const str = (v: JsonValue | undefined): string => (typeof v === 'string' ? v : '');
@@ -56,5 +57,23 @@ export function compileParamResolver(paramKind: JsonObject | undefined, paramRef
     }
     // A selector yields a list, presented as `params.items` (Kyverno's CLI); a name, the object itself.
     return { params: selector ? { apiVersion: 'v1', kind: 'List', items: found } : found[0]! };
+  };
+}
+
+/** A policy binding, compiled: its name, its matchResources (if any) and its params. */
+export interface CompiledBinding {
+  name: string;
+  matches: ConstraintMatcher | undefined;
+  params: (namespace: string) => ParamsResult;
+}
+
+/** `paramKind`: the policy's; `docs`: the documents paramRefs may select. */
+export function compileBinding(binding: JsonObject, paramKind: JsonObject | undefined, docs: readonly JsonObject[]): CompiledBinding {
+  const spec = obj(binding.spec) ?? {};
+  const mr = obj(spec.matchResources);
+  return {
+    name: String(obj(binding.metadata)?.name ?? ''),
+    matches: mr ? compileMatchConstraints(mr, true) : undefined,
+    params: compileParamResolver(paramKind, obj(spec.paramRef), docs),
   };
 }

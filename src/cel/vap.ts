@@ -12,10 +12,10 @@
  */
 import type { AdmissionInput, JsonObject, JsonValue } from '../engine/types.ts';
 import type { CelContextProvider } from './context.ts';
-import { compileMatchConstraints, type ConstraintMatcher } from './match-constraints.ts';
+import { compileMatchConstraints } from './match-constraints.ts';
 import { compileProgram } from './program.ts';
 import { resourceOfKind } from './resources.ts';
-import { compileParamResolver, type ParamsResult } from './params.ts';
+import { compileBinding } from './params.ts';
 import type { CompiledValidatingPolicy, ValidationAction } from './vpol.ts';
 
 export interface VapResult {
@@ -50,15 +50,7 @@ export function compileValidatingAdmissionPolicy(doc: JsonObject, bindings: read
   });
   const policyMatch = compileMatchConstraints(obj(spec.matchConstraints));
   const paramKind = obj(spec.paramKind);
-  const bound: { name: string; matches: ConstraintMatcher | undefined; params: (namespace: string) => ParamsResult }[] = bindings.map((b) => {
-    const bs = obj(b.spec) ?? {};
-    const mr = obj(bs.matchResources);
-    return {
-      name: String(obj(b.metadata)?.name ?? ''),
-      matches: mr ? compileMatchConstraints(mr, true) : undefined,
-      params: compileParamResolver(paramKind, obj(bs.paramRef), params),
-    };
-  });
+  const bound = bindings.map((b) => compileBinding(b, paramKind, params));
 
   return {
     name,

@@ -197,6 +197,21 @@ async function compareWithFile(file: string, actual: KubeObject, load: ExpectedR
   };
 }
 
+type RowBase = Pick<ResultRow, 'policy' | 'rule' | 'resource' | 'expected' | 'expectation'>;
+
+/** The row of one checked rule response. */
+function checkedRow(base: RowBase, exp: TestExpectation, rule: CliRuleResponse, outcome: PolicyOutcome, c: Check): Omit<ResultRow, 'id'> {
+  return {
+    ...base,
+    actual: reportResult(rule.status, outcome.policy),
+    result: c.ok ? 'Pass' : 'Fail',
+    reason: c.reason,
+    message: c.message,
+    count: c.ok ? (exp.result === 'skip' ? 'skip' : 'pass') : 'fail',
+    excluded: false,
+  };
+}
+
 /** Turn all expectations of one Test into rows (IDs numbered from 1). */
 export async function matchExpectations(
   expectations: readonly TestExpectation[],
@@ -234,15 +249,7 @@ export async function matchExpectations(
                 skippedByFile = true;
                 continue;
               }
-              push({
-                ...base,
-                actual: reportResult(rule.status, outcome.policy),
-                result: c.ok ? 'Pass' : 'Fail',
-                reason: c.reason,
-                message: c.message,
-                count: c.ok ? (exp.result === 'skip' ? 'skip' : 'pass') : 'fail',
-                excluded: false,
-              });
+              push(checkedRow(base, exp, rule, outcome, c));
               rowsHere++;
             }
           }
@@ -263,15 +270,7 @@ export async function matchExpectations(
             const rule = outcome.rules.find((r) => r.patchedTarget && identityKey(identityOf(r.patchedTarget)) === key && ruleMatches(exp, r.name, outcome.policy));
             if (!rule) continue;
             const c = await checkTarget(exp, outcome, rule, rule.patchedTarget!, load);
-            push({
-              ...base,
-              actual: reportResult(rule.status, outcome.policy),
-              result: c.ok ? 'Pass' : 'Fail',
-              reason: c.reason,
-              message: c.message,
-              count: c.ok ? (exp.result === 'skip' ? 'skip' : 'pass') : 'fail',
-              excluded: false,
-            });
+            push(checkedRow(base, exp, rule, outcome, c));
             produced++;
           }
         }

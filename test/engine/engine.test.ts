@@ -362,3 +362,46 @@ ${wait ? waits : ''}    validate:
   ]);
   t.ok(r.results.every((p) => p.durationMs >= 0), 'each policy is timed');
 });
+
+t.test('{{@}} in a mutate patch is the resource value at the patch\'s own path (plain, chained and foreach)', async (t) => {
+  const e = engineFor(policy('registries', `  - name: label-suffix
+    match: {any: [{resources: {kinds: [Pod]}}]}
+    mutate:
+      patchStrategicMerge:
+        metadata:
+          labels:
+            a: "{{@}}-x"
+  - name: mirror
+    match: {any: [{resources: {kinds: [Pod]}}]}
+    mutate:
+      patchStrategicMerge:
+        spec:
+          containers:
+          - (name): "*"
+            image: "{{regex_replace_all('^[^/]+','{{@}}','myregistry.corp.com')}}"
+  - name: mirror-again
+    match: {any: [{resources: {kinds: [Pod]}}]}
+    mutate:
+      patchStrategicMerge:
+        spec:
+          containers:
+          - (name): "*"
+            image: "{{regex_replace_all('myregistry.corp.com','{{@}}','otherregistry.corp.com')}}"
+  - name: per-container
+    match: {any: [{resources: {kinds: [Pod]}}]}
+    mutate:
+      foreach:
+      - list: request.object.spec.initContainers
+        patchStrategicMerge:
+          metadata:
+            annotations:
+              first-init: "{{@}}-{{element.name}}"`));
+  const object = pod({ containers: [{ name: 'test', image: 'foo/bash:5.0' }], initContainers: [{ name: 'i', image: 'busybox' }] },
+    { labels: { a: 'b' }, annotations: { 'first-init': 'seen' } });
+  const r = await e.evaluate(input(object), { mode: 'mutate' });
+  t.same(r.results.flatMap((p) => p.rules.map((x) => `${x.name}:${x.status}`)), ['label-suffix:pass', 'mirror:pass', 'mirror-again:pass', 'per-container:pass']);
+  const out = r.patchedResource as unknown as { metadata: { labels: Record<string, string>; annotations: Record<string, string> }; spec: { containers: { image: string }[] } };
+  t.equal(out.metadata.labels.a, 'b-x');
+  t.equal(out.spec.containers[0]!.image, 'otherregistry.corp.com/bash:5.0', 'each rule reads the image as the previous one left it');
+  t.equal(out.metadata.annotations['first-init'], 'seen-i', 'inside foreach, the value at the patch path');
+});

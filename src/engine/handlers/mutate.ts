@@ -56,7 +56,7 @@ const toHandlerResult = (r: MutationResult): HandlerResult => ({ status: r.statu
 
 export function compileMutateHandler(ruleName: string, mutate: JsonObject): RuleHandler {
   void ruleName;
-  const run = compileMutation(mutate as unknown as MutateSpec, { compileTemplate: (v: JsonValue) => compileTemplate(v, { fresh: true }) });
+  const run = compileMutation(mutate as unknown as MutateSpec, { compileTemplate: (v: JsonValue, basePath: string) => compileTemplate(v, { fresh: true, basePath }) });
   // Synchronous unless the mutation is (foreach may load context entries): the
   // engine then creates no promise for the rule.
   return (env) => {

@@ -90,7 +90,7 @@ export interface CompileOptions {
 export function compileMutation(spec: MutateSpec, options: CompileOptions = {}): CompiledMutation {
   const { compileTemplate } = options;
   if (Array.isArray(spec.foreach)) {
-    const foreach = spec.foreach.map((fe) => compileForEach(fe, compileTemplate));
+    const foreach = spec.foreach.map((fe, i) => compileForEach(fe, compileTemplate, `/mutate/foreach/${i}`));
     return (resource, data, deps) => {
       const r = drive(mutateForEach(foreach, asObj(resource), data, deps, 0));
       return r instanceof Promise ? r.then((resp) => finish(resource, resp)) : finish(resource, r);
@@ -104,7 +104,7 @@ function asObj(r: KubeObject): JsonObject {
   return r as unknown as JsonObject;
 }
 
-function compileForEach(fe: ForEachMutationSpec, compileTemplate: TemplateCompiler | undefined): CompiledForEach {
+function compileForEach(fe: ForEachMutationSpec, compileTemplate: TemplateCompiler | undefined, path: string): CompiledForEach {
   // Kyverno walks strategic-merge foreach lists backwards unless `order` says otherwise
   // (kustomize prepends merged list items, so this keeps the resulting order natural).
   let reverse = fe.patchStrategicMerge !== undefined && fe.patchStrategicMerge !== null;
@@ -114,8 +114,8 @@ function compileForEach(fe: ForEachMutationSpec, compileTemplate: TemplateCompil
     reverse,
     context: fe.context,
     preconditions: fe.preconditions,
-    patcher: compilePatcher(fe, compileTemplate),
-    nested: Array.isArray(fe.foreach) ? fe.foreach.map((n) => compileForEach(n, compileTemplate)) : null,
+    patcher: compilePatcher(fe, compileTemplate, path),
+    nested: Array.isArray(fe.foreach) ? fe.foreach.map((n, i) => compileForEach(n, compileTemplate, `${path}/foreach/${i}`)) : null,
   };
 }
 

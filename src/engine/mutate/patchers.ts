@@ -25,17 +25,19 @@ export type Patcher = (resource: JsonObject, data: ContextData, deps: PatchDeps)
 /**
  * Optional compile-time `{{ }}` templating (e.g. variables.ts compileTemplate with
  * `fresh`); else deps.substitute runs per call. Its results must be private
- * copies: pre-processing edits the substituted patch in place.
+ * copies: pre-processing edits the substituted patch in place. `basePath` is the
+ * value's JSON pointer in the rule (`/mutate/patchStrategicMerge`,
+ * `/mutate/foreach/0/patchStrategicMerge`, …): `{{@}}` resolves from it, as in Kyverno.
  */
-export type TemplateCompiler = (value: JsonValue) => (data: ContextData) => JsonValue;
+export type TemplateCompiler = (value: JsonValue, basePath: string) => (data: ContextData) => JsonValue;
 
 type Substituter = (data: ContextData, deps: PatchDeps) => JsonValue;
 
-function substituter(value: JsonValue, compileTemplate: TemplateCompiler | undefined): Substituter {
+function substituter(value: JsonValue, compileTemplate: TemplateCompiler | undefined, basePath: string): Substituter {
   let template: ((data: ContextData) => JsonValue) | undefined;
   let compileError: unknown;
   if (compileTemplate) {
-    try { template = compileTemplate(value); } catch (e) { compileError = e; }
+    try { template = compileTemplate(value, basePath); } catch (e) { compileError = e; }
   }
   return (data, deps) => {
     try {
@@ -47,8 +49,9 @@ function substituter(value: JsonValue, compileTemplate: TemplateCompiler | undef
   };
 }
 
+/** `rulePath`: where `spec` sits in the rule (`/mutate`, `/mutate/foreach/0`, …), for `{{@}}`. */
 export function compilePatcher(spec: { patchStrategicMerge?: JsonValue; patchesJson6902?: JsonValue },
-  compileTemplate?: TemplateCompiler): Patcher | null {
+  compileTemplate?: TemplateCompiler, rulePath = '/mutate'): Patcher | null {
   const smp = spec.patchStrategicMerge;
   if (smp !== undefined && smp !== null) {
     const vars = hasVariables(smp);
@@ -58,7 +61,7 @@ export function compilePatcher(spec: { patchStrategicMerge?: JsonValue; patchesJ
       return (resource) => strategicMerge(resource, pattern);
     }
     if (!vars) return (resource, _data, deps) => applyStrategicMerge(resource, clone(smp), deps.matchPattern);
-    const subst = substituter(smp, compileTemplate);
+    const subst = substituter(smp, compileTemplate, `${rulePath}/patchStrategicMerge`);
     // A compiled template already returns a private copy; deps.substitute shares constant parts.
     const copy = compileTemplate !== undefined;
     return (resource, data, deps) => {
@@ -77,7 +80,7 @@ export function compilePatcher(spec: { patchStrategicMerge?: JsonValue; patchesJ
         return asObject(applyJson6902(resource, ops!));
       };
     }
-    const subst = substituter(text, compileTemplate);
+    const subst = substituter(text, compileTemplate, `${rulePath}/patchesJson6902`);
     return (resource, data, deps) => {
       const s = subst(data, deps);
       if (typeof s !== 'string') throw new SubstitutionError('patchesJson6902 did not substitute to a string');

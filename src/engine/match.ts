@@ -19,33 +19,52 @@ export type CompiledMatcher = (t: MatchTarget) => boolean;
 
 interface KindSelector { group: StringMatcher; version: StringMatcher; kind: StringMatcher; sub?: StringMatcher }
 
-/** "Pod", "v1/Pod", "apps/v1/Deployment", "Pod/exec", "apps/v1/Deployment/scale", "*". */
-/** Index of the kind in a selector's `/`-separated parts: the first capitalised part, else by position. */
-function kindIndex(parts: readonly string[]): number {
-  const i = parts.findIndex((p) => /^[A-Z]/.test(p));
-  if (i >= 0) return i;
-  // All-wildcard selectors: "*" kind, "*/*" kind/subresource, "g/v/*" and "g/v/*/sub".
-  return parts.length === 1 ? 0 : parts.length === 2 ? (parts[0] === '*' ? 0 : 1) : 2;
+interface KindParts { group: string; version: string; kind: string; sub?: string }
+
+const isVersion = (s: string) => /^v\d+(?:(?:alpha|beta)\d+)?$/.test(s);
+
+/** A kind with a `.subresource` suffix ("Pod.status"), as Kyverno's kind selectors allow. */
+function kindAndSub(s: string): { kind: string; sub?: string } {
+  const dot = s.indexOf('.');
+  return dot < 0 ? { kind: s } : { kind: s.slice(0, dot), sub: s.slice(dot + 1) };
+}
+
+/**
+ * Kyverno's kind selector, by position: "Pod", "Pod/exec" or "Pod.exec", "*\/*" (every
+ * resource and subresource), "v1/Pod" and "*\/Deployment" (any group), "v1/Pod/status",
+ * "apps/v1/Deployment", "apps/v1/Deployment/scale". Five parts or more select nothing.
+ */
+function kindParts(selector: string): KindParts | undefined {
+  const p = selector.split('/');
+  switch (p.length) {
+    case 1: return { group: '*', version: '*', ...kindAndSub(p[0]!) };
+    case 2:
+      if (p[0] === '*' && (p[1] === '*' || /^[a-z]/.test(p[1]!))) return { group: '*', version: '*', kind: '*', sub: p[1]! };
+      if (p[0] === '*' || isVersion(p[0]!)) return { group: '*', version: p[0]!, ...kindAndSub(p[1]!) };
+      return { group: '*', version: '*', kind: p[0]!, sub: p[1]! };
+    case 3:
+      if (p[0] === '*' || isVersion(p[0]!)) return { group: '*', version: p[0]!, kind: p[1]!, sub: p[2]! };
+      return { group: p[0]!, version: p[1]!, ...kindAndSub(p[2]!) };
+    case 4: return { group: p[0]!, version: p[1]!, kind: p[2]!, sub: p[3]! };
+    default: return undefined;
+  }
 }
 
 /** The kind part of a kind selector ("apps/v1/Deployment" → "Deployment", "Pod/exec" → "Pod"). */
 export function kindOfSelector(selector: string): string {
-  const parts = selector.split('/');
-  return parts[kindIndex(parts)] ?? selector;
+  return kindParts(selector)?.kind ?? selector;
 }
 
+const NOTHING: StringMatcher = () => false;
+
 export function parseKindSelector(selector: string): KindSelector {
-  const parts = selector.split('/');
-  const kindIdx = kindIndex(parts);
-  const before = parts.slice(0, kindIdx);
-  const after = parts.slice(kindIdx + 1);
-  const group = before.length === 2 ? before[0]! : before.length === 1 ? '' : '*';
-  const version = before.length >= 1 ? before[before.length - 1]! : '*';
+  const parts = kindParts(selector);
+  if (!parts) return { group: NOTHING, version: NOTHING, kind: NOTHING };
   return {
-    group: compileWildcard(group),
-    version: compileWildcard(version),
-    kind: compileWildcard(parts[kindIdx]!),
-    sub: after.length ? compileWildcard(after.join('/')) : undefined,
+    group: compileWildcard(parts.group),
+    version: compileWildcard(parts.version),
+    kind: compileWildcard(parts.kind),
+    sub: parts.sub !== undefined ? compileWildcard(parts.sub) : undefined,
   };
 }
 

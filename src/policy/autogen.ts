@@ -33,7 +33,8 @@ function supportsAutogen(rd: ResourceDescription, needed: { v: boolean }): boole
   if (rd.name || (Array.isArray(rd.names) && rd.names.length > 0) || rd.selector || rd.annotations) return false;
   const kinds = rd.kinds ?? [];
   if (kinds.length > 1 && containsKind(kinds, 'Pod')) return false;
-  if (kinds.some((k) => podOrControllers.has(kindOfSelector(k)))) needed.v = true;
+  // Kyverno decides "needed" by exact names: `v1/Pod` or `Pod/ephemeralcontainers` alone do not turn autogen on.
+  if (kinds.some((k) => podOrControllers.has(k))) needed.v = true;
   return true;
 }
 
@@ -60,7 +61,8 @@ export function autogenControllers(rules: readonly Rule[], annotations: Record<s
   const requested = annotations?.[autogenAnnotation];
   if (requested === undefined) return [...podControllers];
   if (requested === 'none' || requested === '') return [];
-  return requested.split(',').map((s) => s.trim()).filter(Boolean);
+  // Split as Kyverno does, without trimming: "Deployment, StatefulSet" names " StatefulSet", which no resource has.
+  return requested.split(',').filter(Boolean);
 }
 
 const clone = <T extends JsonValue>(v: T): T => structuredClone(v);
@@ -173,7 +175,8 @@ function autogenName(prefix: string, name: string): string {
 export function expandAutogen(rules: readonly Rule[], annotations: Record<string, string> | undefined): Rule[] {
   const controllers = autogenControllers(rules, annotations);
   if (controllers.length === 0) return [...rules];
-  const nonCron = controllers.filter((c) => nonCronControllers.has(c)).sort();
+  // Every controller but CronJob keeps its pod template under spec.template, custom ones too (e.g. CloneSet).
+  const nonCron = controllers.filter((c) => c !== 'CronJob').sort();
   const withCron = controllers.includes('CronJob');
   const generated: Rule[] = [];
   for (const rule of rules) {

@@ -31,6 +31,25 @@ t.test('kind selectors', async (t) => {
   t.ok(s.kind('Deployment') && s.group('apps') && s.version('v1') && s.sub!('scale'));
 });
 
+t.test('kind selectors parse by position as Kyverno does: any group before a version, `.subresource`, lowercase kinds', async (t) => {
+  const deployment: KubeObject = { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'd', namespace: 'default' } };
+  const kinds = (k: string[]) => compileRuleMatcher({ any: [{ resources: { kinds: k } }] }, undefined);
+  t.ok(test(kinds(['v1/Deployment']), deployment), 'v1/Deployment: any group');
+  t.ok(test(kinds(['*/Deployment']), deployment));
+  t.ok(test(kinds(['*/Deployment/scale']), deployment, { subResource: 'scale' }));
+  t.ok(test(kinds(['*/Deployment.scale']), deployment, { subResource: 'scale' }));
+  t.ok(test(kinds(['apps/v1/Deployment.scale']), deployment, { subResource: 'scale' }));
+  t.notOk(test(kinds(['apps/v1/Deployment.scale']), deployment, { subResource: 'status' }));
+  t.ok(test(kinds(['Pod.status']), pod(), { subResource: 'status' }));
+  t.ok(test(kinds(['v1/Pod.status']), pod(), { subResource: 'status' }));
+  t.ok(test(kinds(['*/*']), deployment, { subResource: 'scale' }));
+  const crd: KubeObject = { apiVersion: 'acid.zalan.do/v1', kind: 'postgresdb', metadata: { name: 'db', namespace: 'default' } };
+  t.ok(test(kinds(['postgresdb/status']), crd, { subResource: 'status' }), 'a lowercase kind with a subresource');
+  t.notOk(test(kinds(['a/b/c/d/e']), pod()), 'five parts select nothing');
+  const s = parseKindSelector('v1/Pod/status');
+  t.ok(s.group('') && s.group('apps') && s.version('v1') && s.kind('Pod') && s.sub!('status'));
+});
+
 t.test('names, namespaces, annotations and selectors with wildcards', async (t) => {
   const m = compileRuleMatcher({ any: [{ resources: { kinds: ['Pod'], names: ['web-*'], namespaces: ['app-*'] } }] }, undefined);
   t.ok(test(m, pod('app-production')));

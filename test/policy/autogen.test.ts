@@ -43,6 +43,18 @@ t.test('the autogen-controllers annotation selects controllers or disables autog
   t.same(only.map((r) => r.name), ['check', 'autogen-check']);
   t.same((only[1]!.match as any).any[0].resources.kinds, ['Deployment', 'StatefulSet']);
   t.same(expandAutogen([podRule()], { [autogenAnnotation]: 'CronJob' }).map((r) => r.name), ['check', 'autogen-cronjob-check']);
+  const custom = expandAutogen([podRule()], { [autogenAnnotation]: 'CloneSet,Deployment' });
+  t.same((custom[1]!.match as any).any[0].resources.kinds, ['CloneSet', 'Deployment'], 'a custom controller named in the annotation gets the rule');
+  t.same((custom[1]!.validate as any).pattern, { spec: { template: { spec: { containers: [{ image: '*:*' }] } } } });
+  const spaced = expandAutogen([podRule()], { [autogenAnnotation]: 'Deployment, StatefulSet' });
+  t.same((spaced[1]!.match as any).any[0].resources.kinds, [' StatefulSet', 'Deployment'], 'split without trimming, as Kyverno does');
+});
+
+t.test('autogen is needed only for kinds named exactly Pod or a controller', async (t) => {
+  for (const kind of ['v1/Pod', '*/Pod', 'Pod/ephemeralcontainers']) {
+    t.notOk(canAutogen([podRule({ match: { any: [{ resources: { kinds: [kind] } }] } })]), kind);
+  }
+  t.ok(canAutogen([podRule(), podRule({ name: 'other', match: { any: [{ resources: { kinds: ['v1/Pod'] } }] } })]), 'another rule naming Pod turns it on');
 });
 
 t.test('no autogen when rules name resources, select labels, mix kinds, or use JSON patches / generate', async (t) => {

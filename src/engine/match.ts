@@ -202,20 +202,25 @@ interface Filter {
   resource: Check[];
   user: Check[];
   empty: boolean;
+  /** Only user info (roles, clusterRoles, subjects): empty once a request without user info drops it. */
+  userOnly: boolean;
 }
 
 function compileFilter(f: JsonObject): Filter {
   const rd = (f.resources as JsonObject | undefined) ?? {};
   const resource = compileResourceDescription(rd);
   const user = compileUserInfo(f);
-  const empty = Object.keys(rd).length === 0 && !f.roles && !f.clusterRoles && !f.subjects;
-  return { resource, user, empty };
+  const noResources = Object.keys(rd).length === 0;
+  const empty = noResources && !f.roles && !f.clusterRoles && !f.subjects;
+  return { resource, user, empty, userOnly: noResources && !empty };
 }
 
 function filterMatches(f: Filter, t: MatchTarget, forMatch: boolean): boolean {
   if (f.empty) return false; // "match cannot be empty"; an empty exclude excludes nothing
   for (const c of f.resource) if (!c(t)) return false;
-  if (forMatch && !hasUserInfo(t.input)) return true;
+  // Kyverno blanks the user info of a match filter when the request has none (offline
+  // runs); a filter left with nothing then matches nothing ("match cannot be empty").
+  if (forMatch && !hasUserInfo(t.input)) return !f.userOnly;
   for (const c of f.user) if (!c(t)) return false;
   return true;
 }

@@ -99,6 +99,12 @@ t.test('user info: subjects, roles, clusterRoles; ignored for match when the req
   const roles = compileRuleMatcher({ any: [{ resources: { kinds: ['Pod'] }, clusterRoles: ['cluster-admin'] }] }, undefined);
   t.ok(test(roles, pod(), { userInfo: { username: 'x' }, clusterRoles: ['cluster-admin'] }));
   t.notOk(test(roles, pod(), { userInfo: { username: 'x' }, clusterRoles: ['view'] }));
+  // A filter of user info alone is empty once a request without user info drops it: no match.
+  const userOnly = compileRuleMatcher({ clusterRoles: ['admin'] }, undefined);
+  t.notOk(test(userOnly, pod()), 'user info only, none on the request');
+  t.ok(test(userOnly, pod(), { userInfo: { username: 'x' }, clusterRoles: ['admin'] }));
+  const all = compileRuleMatcher({ all: [{ resources: { kinds: ['Pod'] } }, { clusterRoles: ['admin'] }] }, undefined);
+  t.notOk(test(all, pod()), 'all: the user-info-only filter fails');
 });
 
 t.test('a namespaced Policy only applies in its own namespace; empty match matches nothing', async (t) => {

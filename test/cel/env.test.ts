@@ -55,6 +55,9 @@ t.test('rewrite keeps offsets mappable to the user text', async (t) => {
 
 t.test('Kubernetes list, sets and regex libraries', async (t) => {
   t.equal(run('[1, 2, 3].isSorted() && ![2, 1].isSorted()'), true);
+  t.equal(run("[duration('1s'), duration('2s')].isSorted() && ![duration('3s'), duration('2s')].isSorted()"), true, 'durations order');
+  t.equal(run("[timestamp('2021-01-01T00:00:00Z'), timestamp('2020-01-01T00:00:00Z')].min() == timestamp('2020-01-01T00:00:00Z')"), true, 'timestamps order');
+  t.equal(run("[b'a', b'b'].isSorted()"), true, 'bytes order');
   t.equal(run('[1, 2, 3].sum()'), 6);
   t.equal(run('[3, 1, 2].min() == 1 && [3, 1, 2].max() == 3'), true);
   t.equal(run('[1, 2, 1].indexOf(1) == 0 && [1, 2, 1].lastIndexOf(1) == 2 && [1].indexOf(9) == -1'), true);
@@ -85,6 +88,9 @@ t.test('quantity library', async (t) => {
   t.equal(run("object.spec.containers[0].resources.limits.all(k, isQuantity(object.spec.containers[0].resources.limits[k]))"), true);
   t.throws(() => run("quantity('bogus')"), CelEvalError);
   t.throws(() => run("quantity('1.5').asInteger()"), /cannot convert/);
+  t.throws(() => run("quantity('9223372036854775808').asInteger()"), /cannot convert/, 'beyond int64');
+  t.equal(run("quantity('9223372036854775808').isInteger()"), false);
+  t.equal(run("quantity('9223372036854775807').isInteger()"), true);
 });
 
 t.test('url, ip/cidr and semver libraries', async (t) => {
@@ -114,6 +120,11 @@ t.test("Kyverno functions: image(), parseServiceAccount, jsonpatch.escapeKey, ma
   t.same(run("parseServiceAccount('alice')"), { Namespace: '', Name: '' });
   t.equal(run("jsonpatch.escapeKey('a/b~c')"), 'a~1b~0c');
   t.equal(run('math.round(2.345, 2)'), 2.35);
+  t.equal(run('math.round(-2.5, 0)'), -3, 'halves away from zero, as Go');
+  t.equal(run('math.round(2.5, 0)'), 3);
+  t.same(run(`listObjToMap([{"name":"kyverno"},{"name":"kubernetes"}], [{"domain":"security"},{"domain":"orchestration"}], "name", "domain")`),
+    { kyverno: 'security', kubernetes: 'orchestration' }, 'keys from the first list, values from the second, pairwise');
+  t.throws(() => run(`listObjToMap([{"name":"a"}], [], "name", "domain")`), /equal length/);
   t.equal(run("sha256('abc')"), 'ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad');
   t.equal(run("md5('') + '/' + sha1('')"), 'd41d8cd98f00b204e9800998ecf8427e/da39a3ee5e6b4b0d3255bfef95601890afd80709');
   t.same(run('json.unmarshal(\'{"a": [1, 2.5]}\')'), { a: [1, 2.5] });

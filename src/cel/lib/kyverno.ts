@@ -106,20 +106,28 @@ export const kyvernoFuncs: CelFunc[] = [
   celFunc('time.now', [], DYN, () => timestampNow()),
   celFunc('math.round', [CelScalar.DOUBLE, CelScalar.INT], CelScalar.DOUBLE, (x, n) => {
     const f = 10 ** Number(n);
-    return Math.round(x * f) / f;
+    // Go's math.Round: halves away from zero (JS Math.round takes -2.5 to -2).
+    const y = x * f;
+    return (y < 0 ? -Math.round(-y) : Math.round(y)) / f;
   }),
   celFunc('jsonpatch.escapeKey', [STR], STR, (k) => k.replaceAll('~', '~0').replaceAll('/', '~1')),
   ...(['sha1', 'sha256', 'md5'] as const).map((alg) => celFunc(alg, [STR], STR, (s) => createHash(alg).update(s).digest('hex'))),
   celFunc('json.unmarshal', [STR], DYN, (s) => toCelInput(JSON.parse(s) as JsonValue)),
   celFunc('yaml.parse', [STR], DYN, (s) => toCelInput(parseYaml(s) as JsonValue)),
+  // Kyverno's transform library: keys from list1[i][key], values from list2[i][value].
   celFunc('listObjToMap', [listType(DYN), listType(DYN), STR, STR], DYN, (a, b, key, value) => {
-    const out = new Map<string, CelInput>();
-    for (const l of [a, b]) {
-      for (const e of l) {
-        const o = toJson(e);
-        if (o && typeof o === 'object' && !Array.isArray(o) && typeof o[key] === 'string') out.set(o[key], toCelInput(o[value]));
-      }
+    const keys = [...a].map(toJson);
+    const values = [...b].map(toJson);
+    if (keys.length !== values.length) {
+      throw new Error(`listObjToMap must take lists of equal length. list1: ${keys.length}, list2: ${values.length}`);
     }
+    const out = new Map<string, CelInput>();
+    keys.forEach((k, i) => {
+      const kv = k && typeof k === 'object' && !Array.isArray(k) ? k[key] : undefined;
+      if (typeof kv !== 'string') throw new Error(`listObjToMap: list1[${i}].${key} is not a string`);
+      const v = values[i];
+      out.set(kv, toCelInput(v && typeof v === 'object' && !Array.isArray(v) && Object.hasOwn(v, value) ? v[value]! : null));
+    });
     return out;
   }),
   celFunc('resource.Get', [STR, STR, STR, STR], DYN, (apiVersion, resource, ns, name) => {

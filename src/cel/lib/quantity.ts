@@ -18,11 +18,19 @@ function parse(s: string): GoQuantity {
 const me = (v: unknown) => self<GoQuantity>('Quantity', v);
 const fromInt = (n: bigint, like: GoQuantity) => quantityFromInteger(n, like.format);
 
+const INT64_MIN = -(2n ** 63n), INT64_MAX = 2n ** 63n - 1n;
+
+/** The quantity as an int64, as Kubernetes' AsInt64: a fraction or a value outside int64 cannot convert. */
 function asInteger(q: GoQuantity): bigint {
-  if (q.scale <= 0) return q.unscaled * 10n ** BigInt(-q.scale);
-  const d = 10n ** BigInt(q.scale);
-  if (q.unscaled % d !== 0n) throw new Error('cannot convert value to integer');
-  return q.unscaled / d;
+  let v: bigint;
+  if (q.scale <= 0) v = q.unscaled * 10n ** BigInt(-q.scale);
+  else {
+    const d = 10n ** BigInt(q.scale);
+    if (q.unscaled % d !== 0n) throw new Error('cannot convert value to integer');
+    v = q.unscaled / d;
+  }
+  if (v < INT64_MIN || v > INT64_MAX) throw new Error('cannot convert value to integer');
+  return v;
 }
 
 export const quantityFuncs: CelFunc[] = [

@@ -10,6 +10,7 @@ import { celEnv, isCelError, parse, plan, type CelEnv, type CelFunc, type CelInp
 import { strings } from '@bufbuild/cel/ext';
 import type { Expr } from '@bufbuild/cel-spec/cel/expr/syntax_pb.js';
 import { withContext, type CelContextProvider } from './context.ts';
+import { extFuncs } from './lib/ext.ts';
 import { generatorFuncs } from './lib/generator.ts';
 import { httpFuncs } from './lib/http.ts';
 import { imageVerifyFuncs } from './lib/image-verify.ts';
@@ -27,7 +28,7 @@ import { optionalFuncs, rewriteOptionalSyntax } from './optional.ts';
 
 export const ALL_FUNCS: CelFunc[] = [
   ...strings, ...optionalFuncs, ...listFuncs, ...regexFuncs, ...quantityFuncs, ...urlFuncs, ...ipFuncs, ...semverFuncs, ...kyvernoFuncs,
-  ...httpFuncs, ...x509Funcs, ...imageVerifyFuncs, ...generatorFuncs,
+  ...httpFuncs, ...x509Funcs, ...imageVerifyFuncs, ...generatorFuncs, ...extFuncs,
 ];
 
 const env: CelEnv = celEnv({ registry: opaqueRegistry, funcs: ALL_FUNCS, re2: cachedRe2 });

@@ -162,3 +162,21 @@ t.test('runtime errors use cel-go wording for missing keys', async (t) => {
   t.throws(() => run('object.spec.nothere'), CelEvalError);
   t.throws(() => run('object.spec.containers[0].image + 1'), /no matching overload/);
 });
+
+t.test('cel-go extensions Kyverno enables: base64 encoders and math', async (t) => {
+  t.equal(run("base64.encode(b'hello')"), 'aGVsbG8=');
+  t.equal(run("string(base64.decode('aGVsbG8='))"), 'hello');
+  t.throws(() => run("base64.decode('not base64!')"), /illegal base64/);
+  t.equal(run('math.ceil(1.2)'), 2);
+  t.equal(run('math.floor(-1.2)'), -2);
+  t.equal(run('math.trunc(-1.7)'), -1);
+  t.equal(run('math.round(-2.5)'), -3, 'halves away from zero');
+  t.equal(run('math.round(2.345, 2)'), 2.35, "Kyverno's two-argument round still answers");
+  t.equal(run('math.abs(-3)'), 3);
+  t.equal(run('math.sign(-7)'), -1);
+  t.equal(run('math.sqrt(16.0)'), 4);
+  t.equal(run('math.isNaN(0.0/0.0) && math.isInf(1.0/0.0) && !math.isFinite(1.0/0.0)'), true);
+  t.equal(run('math.greatest(1, 5, 3)'), 5);
+  t.equal(run('math.least([4, 2, 9])'), 2);
+  t.equal(run('math.greatest(1, 2.5)'), 2.5, 'across numeric types');
+});

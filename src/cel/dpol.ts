@@ -23,9 +23,10 @@ import type { CelContextProvider } from './context.ts';
 import type { CompiledExpression } from './env.ts';
 import { exceptionsNaming } from './exceptions.ts';
 import { compileMatchConstraints } from './match-constraints.ts';
-import { allConditionsHold, celErrorText, compileList, compileVariables, LazyVariables } from './program.ts';
+import { allConditionsHold, compileList, compileVariables, LazyVariables } from './program.ts';
 import { toCelInput } from './values.ts';
 import { namespaceInScope, namespaceObjectFor, type VpolEvalOptions } from './vpol.ts';
+import { obj } from './json-shapes.ts';
 
 export interface DpolResult {
   /** The policy name. */
@@ -52,7 +53,6 @@ export interface CompiledDeletingPolicy {
  */
 const DPOL_VARIABLES = ['object', 'oldObject', 'request', 'namespaceObject', 'variables'] as const;
 
-const obj = (v: JsonValue | undefined): JsonObject | undefined => (v && typeof v === 'object' && !Array.isArray(v) ? v : undefined);
 
 /** Kyverno's dpol engine matches with the operations of every (exclude) resource rule set to `*`. */
 function withoutOperations(mc: JsonObject | undefined): JsonObject | undefined {

@@ -11,8 +11,8 @@ import type { CelInput } from '@bufbuild/cel';
 import type { JsonObject, JsonValue } from '../engine/types.ts';
 import type { CelContextProvider } from './context.ts';
 import { compileList } from './program.ts';
+import { obj } from './json-shapes.ts';
 
-const obj = (v: JsonValue | undefined): JsonObject | undefined => (v && typeof v === 'object' && !Array.isArray(v) ? v : undefined);
 const PRIORITY_LABEL = 'kyverno.io/exception-priority';
 
 export interface CompiledException {

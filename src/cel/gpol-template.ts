@@ -21,6 +21,7 @@ import type { CelContextProvider } from './context.ts';
 import { CelCompileError, compileExpression, type CompiledExpression } from './env.ts';
 import { celErrorText } from './program.ts';
 import { toJson } from './values.ts';
+import { isObj } from './json-shapes.ts';
 
 export interface CompiledTemplate {
   /** One resource per YAML document; throws with the document, field and placeholder that failed. */
@@ -33,7 +34,6 @@ interface Compiled { render: Render; resource: boolean }
 
 interface Segment { literal?: string; expression?: string }
 
-const isObj = (v: JsonValue): v is JsonObject => !!v && typeof v === 'object' && !Array.isArray(v);
 
 /** A scalar's literal and `(( … ))` segments (`\((` is a literal `((`). */
 export function scanPlaceholders(s: string): Segment[] {

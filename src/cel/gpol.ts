@@ -26,6 +26,7 @@ import { compileMatchConstraints } from './match-constraints.ts';
 import { allConditionsHold, CelPolicyCompileError, celErrorText, compileList, compileVariables, LazyVariables } from './program.ts';
 import { toCelInput } from './values.ts';
 import { namespaceInScope, namespaceObjectFor, requestOf, type VpolEvalOptions } from './vpol.ts';
+import { obj } from './json-shapes.ts';
 
 export interface GpolResult {
   /** The policy name, or `exception`. */
@@ -46,7 +47,6 @@ export interface CompiledGeneratingPolicy {
 
 type Generation = { expression: CompiledExpression } | { template: CompiledTemplate };
 
-const obj = (v: JsonValue | undefined): JsonObject | undefined => (v && typeof v === 'object' && !Array.isArray(v) ? v : undefined);
 
 function compileGenerations(list: JsonValue | undefined): Generation[] {
   return (Array.isArray(list) ? list : []).map((raw, i): Generation => {

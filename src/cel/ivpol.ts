@@ -44,6 +44,7 @@ import { toCelInput, toJson } from './values.ts';
 import { withImageVerify, runtimeFor, VerificationState, type Attestation } from './lib/image-verify.ts';
 import { compileWildcard } from '../engine/wildcard.ts';
 import { digestPatch, extractImagesInfo, formatImageInfo, listImages, parseImageReference } from '../images/index.ts';
+import { obj, str } from './json-shapes.ts';
 
 export interface CompiledImageValidatingPolicy {
   name: string;
@@ -62,9 +63,7 @@ export interface CompiledImageValidatingPolicy {
   mutateDigest(input: AdmissionInput, opts?: VpolEvalOptions): Promise<{ patches: PatchOperation[]; results: VpolResult[] }>;
 }
 
-const obj = (v: JsonValue | undefined): JsonObject | undefined => (v && typeof v === 'object' && !Array.isArray(v) ? v : undefined);
 const list = (v: JsonValue | undefined): JsonValue[] => (Array.isArray(v) ? v : []);
-const str = (v: JsonValue | undefined): string => (typeof v === 'string' ? v : '');
 
 /** Evaluation rounds before giving up on outcomes that keep being asked for. */
 const MAX_ROUNDS = 6;

@@ -36,12 +36,11 @@ import { celErrorText, compileList, compileVariables, LazyVariables } from './pr
 import { resourceOfKind } from './resources.ts';
 import { compileBinding, compileParamResolver } from './params.ts';
 import { toCelInput, toJson } from './values.ts';
+import { obj } from './json-shapes.ts';
 
 export const MAP_KIND = 'MutatingAdmissionPolicy';
 export const MAP_BINDING_KIND = 'MutatingAdmissionPolicyBinding';
 
-const obj = (v: JsonValue | undefined): JsonObject | undefined => (v && typeof v === 'object' && !Array.isArray(v) ? v : undefined);
-const str = (v: JsonValue | undefined): string => (typeof v === 'string' ? v : '');
 
 export function isMutatingAdmissionPolicyDocument(doc: JsonObject): boolean {
   return doc.kind === MAP_KIND && typeof doc.apiVersion === 'string' && doc.apiVersion.startsWith('admissionregistration.k8s.io/');

@@ -9,11 +9,11 @@
 import { compileLabelSelector } from '../engine/match.ts';
 import type { AdmissionInput, JsonObject, JsonValue, KubeObject } from '../engine/types.ts';
 import { resourceOfKind } from './resources.ts';
+import { obj } from './json-shapes.ts';
 
 export type ConstraintMatcher = (input: AdmissionInput) => boolean;
 
 const strs = (v: JsonValue | undefined): string[] => (Array.isArray(v) ? v.map(String) : []);
-const obj = (v: JsonValue | undefined): JsonObject | undefined => (v && typeof v === 'object' && !Array.isArray(v) ? v : undefined);
 
 function anyOf(list: string[], value: string): boolean {
   return list.includes('*') || list.includes(value);

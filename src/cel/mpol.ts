@@ -19,6 +19,7 @@ import { resourceOfKind } from './resources.ts';
 import { toCelInput, toJson } from './values.ts';
 import { canAutogen, namespaceInScope } from './vpol.ts';
 import { compileExceptionsFor, exceptionResult } from './exceptions.ts';
+import { isObj, obj } from './json-shapes.ts';
 
 export interface MpolResult {
   rule: string;
@@ -56,9 +57,7 @@ interface Variant {
   mutations: CompiledMutation[];
 }
 
-const obj = (v: JsonValue | undefined): JsonObject | undefined => (v && typeof v === 'object' && !Array.isArray(v) ? v : undefined);
 const list = (v: JsonValue | undefined): JsonValue[] => (Array.isArray(v) ? v : []);
-const isObj = (v: JsonValue | undefined): v is JsonObject => !!v && typeof v === 'object' && !Array.isArray(v);
 
 /** Merge keys of the associative lists of built-in kinds (others: `name` when every item has one). */
 const LIST_KEYS: Record<string, string[]> = {

@@ -7,9 +7,8 @@ import type { JsonObject, JsonValue } from '../engine/types.ts';
 import { compileLabelSelector } from '../engine/match.ts';
 import { isClusterScopedKind } from './resources.ts';
 import { compileMatchConstraints, type ConstraintMatcher } from './match-constraints.ts';
+import { obj, str } from './json-shapes.ts';
 
-const obj = (v: JsonValue | undefined): JsonObject | undefined => (v && typeof v === 'object' && !Array.isArray(v) ? v : undefined);
-const str = (v: JsonValue | undefined): string => (typeof v === 'string' ? v : '');
 
 /** Built-in namespaced kinds commonly used as params (their objects default to namespace `default`, as resources do). */
 const NAMESPACED = new Set(['ConfigMap', 'Secret', 'ServiceAccount', 'Service', 'Pod', 'LimitRange', 'ResourceQuota', 'Role', 'RoleBinding',

@@ -17,6 +17,7 @@ import { compileProgram } from './program.ts';
 import { resourceOfKind } from './resources.ts';
 import { compileBinding } from './params.ts';
 import type { CompiledValidatingPolicy, ValidationAction } from './vpol.ts';
+import { obj } from './json-shapes.ts';
 
 export interface VapResult {
   rule: string;
@@ -30,7 +31,6 @@ export interface CompiledValidatingAdmissionPolicy {
   evaluate(input: AdmissionInput, opts?: { context?: CelContextProvider; params?: JsonValue | null }): VapResult[];
 }
 
-const obj = (v: JsonValue | undefined): JsonObject | undefined => (v && typeof v === 'object' && !Array.isArray(v) ? v : undefined);
 
 /** The bindings of `policyName` among `docs` (ValidatingAdmissionPolicyBinding.spec.policyName). */
 export function bindingsFor(policyName: string, docs: readonly JsonObject[]): JsonObject[] {

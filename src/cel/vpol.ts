@@ -16,6 +16,7 @@ import { compileMatchConstraints, type ConstraintMatcher } from './match-constra
 import { compileProgram, type CompiledProgram } from './program.ts';
 import { resourceOfKind } from './resources.ts';
 import { compileExceptionsFor } from './exceptions.ts';
+import { obj } from './json-shapes.ts';
 
 export type ValidationAction = 'Deny' | 'Warn' | 'Audit';
 
@@ -57,7 +58,6 @@ interface Variant {
   program: CompiledProgram;
 }
 
-const obj = (v: JsonValue | undefined): JsonObject | undefined => (v && typeof v === 'object' && !Array.isArray(v) ? v : undefined);
 const list = (v: JsonValue | undefined): JsonValue[] => (Array.isArray(v) ? v : []);
 
 interface Target { group: string; version: string; resource: string; kind: string; replacements: 'defaults' | 'cronjobs' }

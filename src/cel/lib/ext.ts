@@ -13,8 +13,8 @@ const DYN = CelScalar.DYN;
 
 const double = (name: string, fn: (x: number) => number): CelFunc => celFunc(name, [D], D, fn);
 
-/** Go's math.Round: halves away from zero. */
-const goRound = (x: number) => (x < 0 ? -Math.round(-x) : Math.round(x));
+/** Go's math.Round: halves away from zero (JS Math.round takes -2.5 to -2). */
+export const goRound = (x: number) => (x < 0 ? -Math.round(-x) : Math.round(x));
 
 function numeric(v: CelValue): number | bigint {
   if (typeof v === 'number' || typeof v === 'bigint') return v;

@@ -16,11 +16,11 @@ import type { JsonObject, JsonValue, KubeObject } from '../../engine/types.ts';
 import { currentContext } from '../context.ts';
 import { isClusterScopedKind } from '../resources.ts';
 import { toJson } from '../values.ts';
+import { isObj } from '../json-shapes.ts';
 
 const LIST = listType(CelScalar.DYN);
 const STR = CelScalar.STRING;
 
-const isObj = (v: JsonValue | undefined): v is JsonObject => !!v && typeof v === 'object' && !Array.isArray(v);
 
 function applyGenerator(namespace: string | null, list: CelList): boolean {
   const sink = currentContext().generate;

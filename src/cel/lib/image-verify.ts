@@ -27,10 +27,9 @@ import {
   RegistryClient, cacheKey, configKey, defaultVerificationCache, fetchImageData, formatImageInfo, parseImageReference,
   verifyImageAttestations, verifyImageSignatures, type Attestor, type AttestorSet,
 } from '../../images/index.ts';
+import { obj, str } from '../json-shapes.ts';
 
-const obj = (v: JsonValue | undefined): JsonObject | undefined => (v && typeof v === 'object' && !Array.isArray(v) ? v : undefined);
 const list = (v: JsonValue | undefined): JsonValue[] => (Array.isArray(v) ? v : []);
-const str = (v: JsonValue | undefined): string => (typeof v === 'string' ? v : '');
 
 /** Answers the functions from verification outcomes; throws PendingVerification for outcomes still unknown. */
 export interface ImageVerifyRuntime {

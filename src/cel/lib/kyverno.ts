@@ -14,6 +14,7 @@ import { parseImageReference, type ParsedImageReference } from '../../images/ref
 import type { JsonValue } from '../../engine/types.ts';
 import { currentContext, isPendingLookup } from '../context.ts';
 import { opaqueType, self, wrap } from '../opaque.ts';
+import { goRound } from './ext.ts';
 import { toCelInput, toJson } from '../values.ts';
 
 const IMG = opaqueType('Image');
@@ -106,9 +107,7 @@ export const kyvernoFuncs: CelFunc[] = [
   celFunc('time.now', [], DYN, () => timestampNow()),
   celFunc('math.round', [CelScalar.DOUBLE, CelScalar.INT], CelScalar.DOUBLE, (x, n) => {
     const f = 10 ** Number(n);
-    // Go's math.Round: halves away from zero (JS Math.round takes -2.5 to -2).
-    const y = x * f;
-    return (y < 0 ? -Math.round(-y) : Math.round(y)) / f;
+    return goRound(x * f) / f;
   }),
   celFunc('jsonpatch.escapeKey', [STR], STR, (k) => k.replaceAll('~', '~0').replaceAll('/', '~1')),
   ...(['sha1', 'sha256', 'md5'] as const).map((alg) => celFunc(alg, [STR], STR, (s) => createHash(alg).update(s).digest('hex'))),

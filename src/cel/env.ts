@@ -150,6 +150,63 @@ function checkExpr(e: Expr, scope: ReadonlySet<string>, declared: ReadonlySet<st
 const EMPTY: ReadonlySet<string> = new Set();
 
 /**
+ * cel-go's bindings extension: `cel.bind(name, init, body)` is a macro for a
+ * comprehension over an empty list whose accumulator is `name` (initialised to
+ * `init`) and whose result is `body`, so `init` is evaluated once. The parser
+ * here has no such macro: rewrite the call in place.
+ */
+function expandBindMacros(e: Expr | undefined, fail: (msg: string, offset: number | undefined) => never, positions: Record<string, number>): void {
+  if (!e) return;
+  const k = e.exprKind;
+  switch (k.case) {
+    case 'callExpr': {
+      const c = k.value;
+      expandBindMacros(c.target, fail, positions);
+      for (const a of c.args) expandBindMacros(a, fail, positions);
+      if (c.function !== 'bind' || c.target?.exprKind.case !== 'identExpr' || c.target.exprKind.value.name !== 'cel') return;
+      const [name, init, body] = c.args;
+      if (c.args.length !== 3 || name?.exprKind.case !== 'identExpr') {
+        fail('cel.bind() variable name must be a simple identifier', positions[String(e.id)]);
+      }
+      const empty = { $typeName: 'cel.expr.Expr', id: 0n, exprKind: { case: 'listExpr', value: { $typeName: 'cel.expr.Expr.CreateList', elements: [], optionalIndices: [] } } };
+      const never = { $typeName: 'cel.expr.Expr', id: 0n, exprKind: { case: 'constExpr', value: { $typeName: 'cel.expr.Constant', constantKind: { case: 'boolValue', value: false } } } };
+      e.exprKind = {
+        case: 'comprehensionExpr',
+        value: {
+          $typeName: 'cel.expr.Expr.Comprehension',
+          iterVar: '#unused',
+          iterVar2: '',
+          iterRange: empty,
+          accuVar: name!.exprKind.value.name,
+          accuInit: init,
+          loopCondition: never,
+          loopStep: name,
+          result: body,
+        },
+      } as unknown as Expr['exprKind'];
+      return;
+    }
+    case 'selectExpr':
+      expandBindMacros(k.value.operand, fail, positions);
+      return;
+    case 'listExpr':
+      for (const x of k.value.elements) expandBindMacros(x, fail, positions);
+      return;
+    case 'structExpr':
+      for (const entry of k.value.entries) {
+        if (entry.keyKind.case === 'mapKey') expandBindMacros(entry.keyKind.value, fail, positions);
+        expandBindMacros(entry.value, fail, positions);
+      }
+      return;
+    case 'comprehensionExpr':
+      for (const x of [k.value.iterRange, k.value.accuInit, k.value.loopCondition, k.value.loopStep, k.value.result]) expandBindMacros(x, fail, positions);
+      return;
+    default:
+      return;
+  }
+}
+
+/**
  * Kubernetes mutation expressions build objects with typed struct syntax
  * (`Object.spec{containers: …}`, `JSONPatch{op: …}`) whose types only exist
  * in the apiserver's schema. Here they are plain maps: rewrite each typed
@@ -215,6 +272,7 @@ export function compileExpression(source: string, declared: readonly string[] = 
     throw e; // unreachable
   }
   structsToMaps(parsed.expr);
+  expandBindMacros(parsed.expr, fail, (parsed.sourceInfo?.positions ?? {}) as Record<string, number>);
   checkExpr(parsed.expr, EMPTY, new Set(declared), (parsed.sourceInfo?.positions ?? {}) as Record<string, number>, fail);
   const run = plan(env, parsed);
   return {

@@ -180,3 +180,13 @@ t.test('cel-go extensions Kyverno enables: base64 encoders and math', async (t) 
   t.equal(run('math.least([4, 2, 9])'), 2);
   t.equal(run('math.greatest(1, 2.5)'), 2.5, 'across numeric types');
 });
+
+t.test('cel.bind: the bindings macro names a value once and scopes it to its body', async (t) => {
+  t.equal(run("cel.bind(c, object.spec.containers, c.all(x, x.name != '') && size(c) == 2)"), true);
+  t.equal(run('cel.bind(a, 1, cel.bind(b, a + 1, a + b))'), 3, 'nested bindings see the outer name');
+  t.equal(run("cel.bind(n, object.metadata.name, n + '-' + n)"), 'p-p');
+  t.equal(run("cel.bind(x, 2, [1, 2].exists(y, y == x))"), true, 'visible inside comprehensions of its body');
+  t.throws(() => compileExpression('cel.bind(1, 2, 3)'), CelCompileError, 'the name must be an identifier');
+  t.throws(() => compileExpression('cel.bind(x, 1, x + y)'), /undeclared reference to 'y'/, 'the body is still checked');
+  t.throws(() => compileExpression('cel.bind(x, 1, 2) + x'), /undeclared reference to 'x'/, 'the name is not visible outside');
+});

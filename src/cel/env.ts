@@ -149,57 +149,80 @@ function checkExpr(e: Expr, scope: ReadonlySet<string>, declared: ReadonlySet<st
 
 const EMPTY: ReadonlySet<string> = new Set();
 
+const node = (exprKind: unknown): Expr => ({ $typeName: 'cel.expr.Expr', id: 0n, exprKind }) as unknown as Expr;
+const call = (fn: string, args: Expr[]): Expr => node({ case: 'callExpr', value: { $typeName: 'cel.expr.Expr.Call', function: fn, args } });
+const ident = (name: string): Expr => node({ case: 'identExpr', value: { $typeName: 'cel.expr.Expr.Ident', name } });
+const constant = (kind: unknown): Expr => node({ case: 'constExpr', value: { $typeName: 'cel.expr.Constant', constantKind: kind } });
+const list = (elements: Expr[]): Expr => node({ case: 'listExpr', value: { $typeName: 'cel.expr.Expr.CreateList', elements, optionalIndices: [] } });
+const comprehension = (c: { iterVar: string; iterRange: Expr; accuVar: string; accuInit: Expr; loopCondition: Expr; loopStep: Expr; result: Expr }): Expr['exprKind'] =>
+  ({ case: 'comprehensionExpr', value: { $typeName: 'cel.expr.Expr.Comprehension', iterVar2: '', ...c } }) as unknown as Expr['exprKind'];
+
 /**
- * cel-go's bindings extension: `cel.bind(name, init, body)` is a macro for a
- * comprehension over an empty list whose accumulator is `name` (initialised to
- * `init`) and whose result is `body`, so `init` is evaluated once. The parser
- * here has no such macro: rewrite the call in place.
+ * cel-go's lists extension: `l.sortBy(e, key)` is a macro for
+ * `@sortByAssociatedKeys(l, l.map(e, key))`.
  */
-function expandBindMacros(e: Expr | undefined, fail: (msg: string, offset: number | undefined) => never, positions: Record<string, number>): void {
+function sortByCall(target: Expr, variable: Expr, key: Expr, fail: (msg: string, offset: number | undefined) => never, offset: number | undefined): Expr['exprKind'] {
+  if (variable.exprKind.case !== 'identExpr') fail('sortBy(var, ...) variable name must be a simple identifier', offset);
+  const keys = node(comprehension({
+    iterVar: (variable.exprKind.value as { name: string }).name,
+    iterRange: target,
+    accuVar: '@result',
+    accuInit: list([]),
+    loopCondition: constant({ case: 'boolValue', value: true }),
+    loopStep: call('_+_', [ident('@result'), list([key])]),
+    result: ident('@result'),
+  }));
+  return call('@sortByAssociatedKeys', [target, keys]).exprKind;
+}
+
+/**
+ * The extension macros the parser here lacks, rewritten in place: cel-go's
+ * bindings extension `cel.bind(name, init, body)` is a comprehension over an
+ * empty list whose accumulator is `name` (initialised to `init`, so evaluated
+ * once) and whose result is `body`; and the lists extension's `sortBy`.
+ */
+function expandMacros(e: Expr | undefined, fail: (msg: string, offset: number | undefined) => never, positions: Record<string, number>): void {
   if (!e) return;
   const k = e.exprKind;
   switch (k.case) {
     case 'callExpr': {
       const c = k.value;
-      expandBindMacros(c.target, fail, positions);
-      for (const a of c.args) expandBindMacros(a, fail, positions);
+      expandMacros(c.target, fail, positions);
+      for (const a of c.args) expandMacros(a, fail, positions);
+      if (c.function === 'sortBy' && c.target && c.args.length === 2) {
+        e.exprKind = sortByCall(c.target, c.args[0]!, c.args[1]!, fail, positions[String(e.id)]);
+        return;
+      }
       if (c.function !== 'bind' || c.target?.exprKind.case !== 'identExpr' || c.target.exprKind.value.name !== 'cel') return;
       const [name, init, body] = c.args;
       if (c.args.length !== 3 || name?.exprKind.case !== 'identExpr') {
         fail('cel.bind() variable name must be a simple identifier', positions[String(e.id)]);
       }
-      const empty = { $typeName: 'cel.expr.Expr', id: 0n, exprKind: { case: 'listExpr', value: { $typeName: 'cel.expr.Expr.CreateList', elements: [], optionalIndices: [] } } };
-      const never = { $typeName: 'cel.expr.Expr', id: 0n, exprKind: { case: 'constExpr', value: { $typeName: 'cel.expr.Constant', constantKind: { case: 'boolValue', value: false } } } };
-      e.exprKind = {
-        case: 'comprehensionExpr',
-        value: {
-          $typeName: 'cel.expr.Expr.Comprehension',
-          iterVar: '#unused',
-          iterVar2: '',
-          iterRange: empty,
-          accuVar: name!.exprKind.value.name,
-          accuInit: init,
-          loopCondition: never,
-          loopStep: name,
-          result: body,
-        },
-      } as unknown as Expr['exprKind'];
+      e.exprKind = comprehension({
+        iterVar: '#unused',
+        iterRange: list([]),
+        accuVar: (name!.exprKind.value as { name: string }).name,
+        accuInit: init!,
+        loopCondition: constant({ case: 'boolValue', value: false }),
+        loopStep: name!,
+        result: body!,
+      });
       return;
     }
     case 'selectExpr':
-      expandBindMacros(k.value.operand, fail, positions);
+      expandMacros(k.value.operand, fail, positions);
       return;
     case 'listExpr':
-      for (const x of k.value.elements) expandBindMacros(x, fail, positions);
+      for (const x of k.value.elements) expandMacros(x, fail, positions);
       return;
     case 'structExpr':
       for (const entry of k.value.entries) {
-        if (entry.keyKind.case === 'mapKey') expandBindMacros(entry.keyKind.value, fail, positions);
-        expandBindMacros(entry.value, fail, positions);
+        if (entry.keyKind.case === 'mapKey') expandMacros(entry.keyKind.value, fail, positions);
+        expandMacros(entry.value, fail, positions);
       }
       return;
     case 'comprehensionExpr':
-      for (const x of [k.value.iterRange, k.value.accuInit, k.value.loopCondition, k.value.loopStep, k.value.result]) expandBindMacros(x, fail, positions);
+      for (const x of [k.value.iterRange, k.value.accuInit, k.value.loopCondition, k.value.loopStep, k.value.result]) expandMacros(x, fail, positions);
       return;
     default:
       return;
@@ -272,7 +295,7 @@ export function compileExpression(source: string, declared: readonly string[] = 
     throw e; // unreachable
   }
   structsToMaps(parsed.expr);
-  expandBindMacros(parsed.expr, fail, (parsed.sourceInfo?.positions ?? {}) as Record<string, number>);
+  expandMacros(parsed.expr, fail, (parsed.sourceInfo?.positions ?? {}) as Record<string, number>);
   checkExpr(parsed.expr, EMPTY, new Set(declared), (parsed.sourceInfo?.positions ?? {}) as Record<string, number>, fail);
   const run = plan(env, parsed);
   return {

@@ -190,3 +190,21 @@ t.test('cel.bind: the bindings macro names a value once and scopes it to its bod
   t.throws(() => compileExpression('cel.bind(x, 1, x + y)'), /undeclared reference to 'y'/, 'the body is still checked');
   t.throws(() => compileExpression('cel.bind(x, 1, 2) + x'), /undeclared reference to 'x'/, 'the name is not visible outside');
 });
+
+t.test("cel-go lists extension (v3): sort, sortBy, slice, flatten(depth), range, first, last", async (t) => {
+  t.same(run('[3, 1, 2].sort()'), [1, 2, 3]);
+  t.same(run("['b', 'a', 'c'].sort()"), ['a', 'b', 'c']);
+  t.throws(() => run("[1, 'a'].sort()"), /same type/, 'mixed element types do not sort');
+  t.same(run('object.spec.containers.sortBy(c, c.name).map(c, c.name)'), ['a', 'b']);
+  t.same(run("[{'n': 'x', 'p': 2}, {'n': 'y', 'p': 1}, {'n': 'z', 'p': 2}].sortBy(e, -e.p).map(e, e.n)"), ['x', 'z', 'y'], 'stable on equal keys');
+  t.throws(() => compileExpression('[1].sortBy(1, 2)'), CelCompileError);
+  t.same(run('[1, 2, 3, 4].slice(1, 3)'), [2, 3]);
+  t.throws(() => run('[1, 2].slice(2, 1)'), /start index must be less than or equal to end index/);
+  t.throws(() => run('[1, 2].slice(0, 3)'), /list is length 2/);
+  t.same(run('[[1, [2]], [3]].flatten()'), [1, [2], 3], 'one level by default');
+  t.same(run('[[1, [2, [3]]]].flatten(2)'), [1, 2, [3]]);
+  t.throws(() => run('[1].flatten(-1)'), /non-negative/);
+  t.same(run('lists.range(3)'), [0, 1, 2]);
+  t.equal(run('[1, 2].first().value() + [1, 2].last().value()'), 3);
+  t.equal(run('[].first().hasValue() || [].last().hasValue()'), false, 'empty lists give none');
+});

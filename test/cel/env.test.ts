@@ -230,3 +230,12 @@ t.test('Kubernetes IP/CIDR library on netip semantics', async (t) => {
     "as Kubernetes' code has it: the other prefix's address is compared unmasked at this length");
   t.throws(() => run("cidr('1.2.3.4/08')"), /parse error/);
 });
+
+t.test('cel-go math extension: bit operations on int and uint', async (t) => {
+  t.equal(run('math.bitAnd(3, 5) == 1 && math.bitOr(1u, 2u) == 3u && math.bitXor(3, 5) == 6'), true);
+  t.equal(run('math.bitNot(1) == -2 && math.bitNot(0u) == 18446744073709551615u'), true);
+  t.equal(run('math.bitShiftLeft(1, 63) == -9223372036854775808 && math.bitShiftLeft(1, 64) == 0'), true, 'int64 wraps; 64 or more gives 0');
+  t.equal(run('math.bitShiftRight(-1024, 3) == 2305843009213693824'), true, 'int shifts right logically');
+  t.equal(run('math.bitShiftRight(1024u, 2) == 256u'), true);
+  t.throws(() => run('math.bitShiftLeft(1, -2)'), /negative offset/);
+});

@@ -15,6 +15,7 @@ import { generatorFuncs } from './lib/generator.ts';
 import { httpFuncs } from './lib/http.ts';
 import { imageVerifyFuncs } from './lib/image-verify.ts';
 import { ipFuncs } from './lib/ip.ts';
+import { formatFuncs } from './lib/format.ts';
 import { kyvernoFuncs } from './lib/kyverno.ts';
 import { listFuncs } from './lib/lists.ts';
 import { quantityFuncs } from './lib/quantity.ts';
@@ -27,7 +28,7 @@ import { opaqueRegistry } from './opaque.ts';
 import { optionalFuncs, rewriteOptionalSyntax } from './optional.ts';
 
 export const ALL_FUNCS: CelFunc[] = [
-  ...strings, ...optionalFuncs, ...listFuncs, ...regexFuncs, ...quantityFuncs, ...urlFuncs, ...ipFuncs, ...semverFuncs, ...kyvernoFuncs,
+  ...strings, ...optionalFuncs, ...listFuncs, ...regexFuncs, ...quantityFuncs, ...urlFuncs, ...ipFuncs, ...formatFuncs, ...semverFuncs, ...kyvernoFuncs,
   ...httpFuncs, ...x509Funcs, ...imageVerifyFuncs, ...generatorFuncs, ...extFuncs,
 ];
 

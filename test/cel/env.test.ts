@@ -239,3 +239,23 @@ t.test('cel-go math extension: bit operations on int and uint', async (t) => {
   t.equal(run('math.bitShiftRight(1024u, 2) == 256u'), true);
   t.throws(() => run('math.bitShiftLeft(1, -2)'), /negative offset/);
 });
+
+t.test('Kubernetes format library: named formats validate to none or the apimachinery messages', async (t) => {
+  t.equal(run("format.dns1123Label().validate('my-name').hasValue()"), false);
+  t.same(run("format.dns1123Label().validate('My_Name').value()"), [
+    "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name', or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')",
+  ]);
+  t.equal(run(`format.dns1123Label().validate('${'a'.repeat(64)}').value()[0]`), 'must be no more than 63 characters');
+  t.equal(run("format.dns1123Subdomain().validate('apiextensions.k8s.io').hasValue()"), false);
+  t.match(run("format.dns1035Label().validate('1abc').value()[0]"), /^a DNS-1035 label must/);
+  t.equal(run("format.qualifiedName().validate('apiextensions.k8s.io/v1beta1').hasValue()"), false);
+  t.same(run("format.qualifiedName().validate('/x').value()"), ['prefix part must be non-empty']);
+  t.equal(run("format.dns1123LabelPrefix().validate('my-label-prefix-').hasValue()"), false, 'a prefix may end in a dash');
+  t.equal(run("format.labelValue().validate('').hasValue() || format.uri().validate('http://example.com').hasValue()"), false);
+  t.same(run("format.uri().validate('foo').value()"), ['parse "foo": invalid URI for request']);
+  t.same(run("[format.uuid().validate('x').value(), format.byte().validate('aGVsbG8').value(), format.date().validate('2021-02-29').value(), format.datetime().validate('2021-01-01 00:00:00Z').value()]"),
+    [['does not match the UUID format'], ['invalid base64'], ['invalid date'], ['invalid datetime']]);
+  t.equal(run("format.date().validate('2024-02-29').hasValue() || format.datetime().validate('2021-01-01t00:00:00.5+02:00').hasValue()"), false);
+  t.equal(run("format.named('dns1123Label').hasValue() && !format.named('nope').hasValue()"), true);
+  t.equal(run("size(format.named('uuid').value().validate('x').value())"), 1);
+});

@@ -259,3 +259,18 @@ t.test('Kubernetes format library: named formats validate to none or the apimach
   t.equal(run("format.named('dns1123Label').hasValue() && !format.named('nope').hasValue()"), true);
   t.equal(run("size(format.named('uuid').value().validate('x').value())"), 1);
 });
+
+t.test("Kyverno's time, gzip and 1.18 prefixed functions", async (t) => {
+  t.equal(run("string(time.truncate(timestamp('2024-01-02T03:04:05.5Z'), duration('1h')))"), '2024-01-02T03:00:00Z');
+  t.equal(run("string(time.truncate(timestamp('2024-01-02T03:04:05Z'), duration('7m')))"), '2024-01-02T03:04:00Z', "multiples counted from Go's zero time");
+  t.equal(run("string(time.truncate(timestamp('1969-12-31T23:59:59.5Z'), duration('1s')))"), '1969-12-31T23:59:59Z', 'before the epoch');
+  t.equal(run("string(time.truncate(timestamp('2024-01-02T03:04:05Z'), duration('0s')))"), '2024-01-02T03:04:05Z', 'a zero step leaves it');
+  t.equal(run("time.toCron(timestamp('2024-01-02T03:04:05Z'))"), '4 3 2 1 2', 'minute hour day month weekday');
+  t.equal(run("gzip.decompress(base64.decode('H4sIADP4umkAA8uuLEstyssHAOgPnDMHAAAA'))"), 'kyverno', "Kyverno's own test vector");
+  t.equal(run("gzip.decompress(gzip.compress('héllo'))"), 'héllo');
+  t.equal(run("base64.encode(gzip.compress('x')).startsWith('H4sIAAAAAAAA/')"), true, 'zero mtime, OS byte unknown, as Go writes it');
+  t.throws(() => run("gzip.decompress(b'not gzip')"));
+  t.equal(run("hash.sha256('abc') == sha256('abc') && hash.md5('') == md5('') && hash.sha1('') == sha1('')"), true);
+  t.equal(run("user.parseServiceAccount('system:serviceaccount:a:b').Name"), 'b');
+  t.same(run("transform.listObjToMap([{'n': 'a'}], [{'v': 1}], 'n', 'v')"), { a: 1 });
+});

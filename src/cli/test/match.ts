@@ -147,14 +147,20 @@ async function checkRule(
     const c = await compareWithFile(exp.patchedResource, actual, load, 'patched');
     if (c) return [c];
   }
-  if (exp.generatedResource !== '') {
+  if (exp.generatedResources.length > 0) {
     const generated = rule.generatedResources ?? [];
     if (generated.length === 0) {
       return [{ ok: false, reason: 'Resource diff', message: 'Generated resource didn\'t match the generated resource in the test result (no resource was generated)' }];
     }
     const checks: Check[] = [];
     for (const g of generated) {
-      const c = (await compareWithFile(exp.generatedResource, g, load, 'generated')) ?? statusCheck(exp, rule, outcome.policy);
+      // Each generated resource is compared with the file that holds it (any of the listed files).
+      let c: Check | undefined;
+      for (const file of exp.generatedResources) {
+        c = await compareWithFile(file, g, load, 'generated');
+        if (!c?.skipRow) break;
+      }
+      c ??= statusCheck(exp, rule, outcome.policy);
       checks.push(c.skipRow ? { ok: false, reason: 'Resource diff', message: 'Generated resource not found in the expected file' } : c);
     }
     return checks;

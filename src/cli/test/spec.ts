@@ -21,7 +21,11 @@ export interface TestExpectation {
   namespace: string;
   /** `patchedResources` (or the deprecated `patchedResource`): file with the expected mutated resource. */
   patchedResource: string;
-  generatedResource: string;
+  /**
+   * Files with the expected generated resources: `generatedResources` (Kyverno
+   * 1.17.2+, for rules that generate several) or the single `generatedResource`.
+   */
+  generatedResources: string[];
   cloneSourceResource: string;
   /** `resourceOperation`: the operation its resources are admitted with (else the Values' `request.operation`). */
   resourceOperation: Operation | undefined;
@@ -177,12 +181,18 @@ function parseExpectation(raw: JsonValue, index: number): TestExpectation {
     resources,
     namespace: str(raw, 'namespace', where),
     patchedResource: str(raw, 'patchedResources', where) || str(raw, 'patchedResource', where),
-    generatedResource: str(raw, 'generatedResource', where),
+    generatedResources: generatedFiles(raw, where),
     cloneSourceResource: str(raw, 'cloneSourceResource', where),
     resourceOperation: operationField(raw, where),
     anyRule,
     index,
   };
+}
+
+function generatedFiles(raw: JsonObject, where: string): string[] {
+  const files = strList(raw, 'generatedResources', where);
+  const single = str(raw, 'generatedResource', where);
+  return files.length > 0 ? files : single !== '' ? [single] : [];
 }
 
 /** Parse a Test document. Throws SpecError on a malformed document. */

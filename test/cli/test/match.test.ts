@@ -251,6 +251,25 @@ t.test('generated resource: compared with the file; nothing generated is a failu
   t.same((await matchExpectations(e, gen(undefined), load)).map((r) => [r.result, r.reason]), [['Fail', 'Resource diff']]);
 });
 
+t.test('generatedResources (plural): each generated resource is compared with the listed file that holds it, in any order', async (t) => {
+  const ns = { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'hello' } };
+  const quota = { apiVersion: 'v1', kind: 'ResourceQuota', metadata: { name: 'q', namespace: 'hello' }, spec: { hard: { pods: '10' } } };
+  const limits = { apiVersion: 'v1', kind: 'LimitRange', metadata: { name: 'l', namespace: 'hello' }, spec: { limits: [] } };
+  const files: Record<string, KubeObject[]> = { 'quota.yaml': [quota], 'limits.yaml': [limits] };
+  const load: ExpectedResourceLoader = async (file, id) => files[file]!.find((o) => o.kind === id.kind && o.metadata?.name === id.name);
+  const gen = (generated: KubeObject[]) => [{
+    resource: ns, id: identityOf(ns), patchedResource: ns,
+    policies: [{ policy: clusterPolicy, applicable: true, rules: [{ ...rule('check-app', 'pass', 'created', 'Generation'), generatedResources: generated }], patchedResource: ns }],
+  }];
+  const plural = expectations([{ policy: 'require-labels', rule: 'check-app', kind: 'Namespace', resources: ['hello'], result: 'pass', generatedResources: ['limits.yaml', 'quota.yaml'] }]);
+  t.same((await matchExpectations(plural, gen([quota, limits]), load)).map((r) => [r.result, r.reason]), [['Pass', 'Ok'], ['Pass', 'Ok']]);
+  t.same((await matchExpectations(plural, gen([quota, { ...limits, spec: { limits: [{ type: 'Pod' }] } }]), load)).map((r) => [r.result, r.reason]),
+    [['Pass', 'Ok'], ['Fail', 'Resource diff']], 'a differing resource still fails');
+  const single = expectations([{ policy: 'require-labels', rule: 'check-app', kind: 'Namespace', resources: ['hello'], result: 'pass', generatedResource: 'quota.yaml' }]);
+  t.same((await matchExpectations(single, gen([quota, limits]), load)).map((r) => [r.result, r.message]),
+    [['Pass', 'created'], ['Fail', 'Generated resource not found in the expected file']], 'the singular field keeps its one-file meaning');
+});
+
 t.test('a failure of an unscored policy is reported as warn (policy report semantics); Audit failures stay fail', async (t) => {
   const unscored = fakePolicy({ metadata: { name: 'require-labels' }, spec: { rules: [{ name: 'check-app' }] } });
   unscored.loaded.raw.metadata = { name: 'require-labels', annotations: { 'policies.kyverno.io/scored': 'false' } };

@@ -22,7 +22,7 @@ t.test('parseTest: current format', async (t) => {
   t.equal(spec.userinfo, 'user.yaml');
   t.same(spec.results[0], {
     policy: 'p', rule: 'r', result: 'fail', kind: 'Pod', resources: ['a', 'ns/b'], namespace: '', patchedResource: '',
-    generatedResource: '', cloneSourceResource: '', anyRule: false, index: 0,
+    generatedResources: [], cloneSourceResource: '', anyRule: false, index: 0,
   });
   t.equal(spec.results[1]!.patchedResource, 'patched.yaml');
   t.equal(spec.results[2]!.anyRule, true, 'isValidatingPolicy matches every rule response');

@@ -16,6 +16,7 @@ import { httpFuncs } from './lib/http.ts';
 import { imageVerifyFuncs } from './lib/image-verify.ts';
 import { ipFuncs } from './lib/ip.ts';
 import { formatFuncs } from './lib/format.ts';
+import { randomFuncs } from './lib/random.ts';
 import { kyvernoFuncs } from './lib/kyverno.ts';
 import { listFuncs } from './lib/lists.ts';
 import { quantityFuncs } from './lib/quantity.ts';
@@ -29,7 +30,7 @@ import { optionalFuncs, rewriteOptionalSyntax } from './optional.ts';
 
 export const ALL_FUNCS: CelFunc[] = [
   ...strings, ...optionalFuncs, ...listFuncs, ...regexFuncs, ...quantityFuncs, ...urlFuncs, ...ipFuncs, ...formatFuncs, ...semverFuncs, ...kyvernoFuncs,
-  ...httpFuncs, ...x509Funcs, ...imageVerifyFuncs, ...generatorFuncs, ...extFuncs,
+  ...httpFuncs, ...x509Funcs, ...randomFuncs, ...imageVerifyFuncs, ...generatorFuncs, ...extFuncs,
 ];
 
 const env: CelEnv = celEnv({ registry: opaqueRegistry, funcs: ALL_FUNCS, re2: cachedRe2 });

@@ -274,3 +274,16 @@ t.test("Kyverno's time, gzip and 1.18 prefixed functions", async (t) => {
   t.equal(run("user.parseServiceAccount('system:serviceaccount:a:b').Name"), 'b');
   t.same(run("transform.listObjToMap([{'n': 'a'}], [{'v': 1}], 'n', 'v')"), { a: 1 });
 });
+
+t.test("Kyverno's random(): strings matching the pattern, bounded", async (t) => {
+  const uuidish = '[A-Z0-9]{8}-[A-Z0-9]{4}-[A-Z0-9]{4}-[A-Z0-9]{4}-[A-Z0-9]{12}';
+  for (let i = 0; i < 20; i++) {
+    t.match(run(`random('${uuidish}')`), new RegExp(`^${uuidish}$`));
+    t.match(run('random()'), /^[0-9a-z]{8}$/, 'the default pattern');
+    t.match(run("random.random('(ab|cd)+x')"), /^(ab|cd)+x$/);
+  }
+  t.not(run('random()'), run('random()'), 'random each call');
+  t.throws(() => run("random('(a{100}){100}')"), /more than 4096 characters/, 'output bounded before generating');
+  t.throws(() => run("random('(a)\\\\1')"), /backreferences/);
+  t.throws(() => run("random('[')"), /invalid pattern/);
+});

@@ -151,6 +151,25 @@ function checkExpr(e: Expr, scope: ReadonlySet<string>, declared: ReadonlySet<st
 
 const EMPTY: ReadonlySet<string> = new Set();
 
+/** The direct sub-expressions of `e`, for the rewrites below (checkExpr keeps its own walk: it tracks scopes). */
+function subExpressions(e: Expr): (Expr | undefined)[] {
+  const k = e.exprKind;
+  switch (k.case) {
+    case 'selectExpr':
+      return [k.value.operand];
+    case 'callExpr':
+      return [k.value.target, ...k.value.args];
+    case 'listExpr':
+      return k.value.elements;
+    case 'structExpr':
+      return k.value.entries.flatMap((entry) => [entry.keyKind.case === 'mapKey' ? entry.keyKind.value : undefined, entry.value]);
+    case 'comprehensionExpr':
+      return [k.value.iterRange, k.value.accuInit, k.value.loopCondition, k.value.loopStep, k.value.result];
+    default:
+      return [];
+  }
+}
+
 const node = (exprKind: unknown): Expr => ({ $typeName: 'cel.expr.Expr', id: 0n, exprKind }) as unknown as Expr;
 const call = (fn: string, args: Expr[]): Expr => node({ case: 'callExpr', value: { $typeName: 'cel.expr.Expr.Call', function: fn, args } });
 const ident = (name: string): Expr => node({ case: 'identExpr', value: { $typeName: 'cel.expr.Expr.Ident', name } });
@@ -185,50 +204,27 @@ function sortByCall(target: Expr, variable: Expr, key: Expr, fail: (msg: string,
  */
 function expandMacros(e: Expr | undefined, fail: (msg: string, offset: number | undefined) => never, positions: Record<string, number>): void {
   if (!e) return;
-  const k = e.exprKind;
-  switch (k.case) {
-    case 'callExpr': {
-      const c = k.value;
-      expandMacros(c.target, fail, positions);
-      for (const a of c.args) expandMacros(a, fail, positions);
-      if (c.function === 'sortBy' && c.target && c.args.length === 2) {
-        e.exprKind = sortByCall(c.target, c.args[0]!, c.args[1]!, fail, positions[String(e.id)]);
-        return;
-      }
-      if (c.function !== 'bind' || c.target?.exprKind.case !== 'identExpr' || c.target.exprKind.value.name !== 'cel') return;
-      const [name, init, body] = c.args;
-      if (c.args.length !== 3 || name?.exprKind.case !== 'identExpr') {
-        fail('cel.bind() variable name must be a simple identifier', positions[String(e.id)]);
-      }
-      e.exprKind = comprehension({
-        iterVar: '#unused',
-        iterRange: list([]),
-        accuVar: (name!.exprKind.value as { name: string }).name,
-        accuInit: init!,
-        loopCondition: constant({ case: 'boolValue', value: false }),
-        loopStep: name!,
-        result: body!,
-      });
-      return;
-    }
-    case 'selectExpr':
-      expandMacros(k.value.operand, fail, positions);
-      return;
-    case 'listExpr':
-      for (const x of k.value.elements) expandMacros(x, fail, positions);
-      return;
-    case 'structExpr':
-      for (const entry of k.value.entries) {
-        if (entry.keyKind.case === 'mapKey') expandMacros(entry.keyKind.value, fail, positions);
-        expandMacros(entry.value, fail, positions);
-      }
-      return;
-    case 'comprehensionExpr':
-      for (const x of [k.value.iterRange, k.value.accuInit, k.value.loopCondition, k.value.loopStep, k.value.result]) expandMacros(x, fail, positions);
-      return;
-    default:
-      return;
+  for (const sub of subExpressions(e)) expandMacros(sub, fail, positions);
+  if (e.exprKind.case !== 'callExpr') return;
+  const c = e.exprKind.value;
+  if (c.function === 'sortBy' && c.target && c.args.length === 2) {
+    e.exprKind = sortByCall(c.target, c.args[0]!, c.args[1]!, fail, positions[String(e.id)]);
+    return;
   }
+  if (c.function !== 'bind' || c.target?.exprKind.case !== 'identExpr' || c.target.exprKind.value.name !== 'cel') return;
+  const [name, init, body] = c.args;
+  if (c.args.length !== 3 || name?.exprKind.case !== 'identExpr') {
+    fail('cel.bind() variable name must be a simple identifier', positions[String(e.id)]);
+  }
+  e.exprKind = comprehension({
+    iterVar: '#unused',
+    iterRange: list([]),
+    accuVar: (name!.exprKind.value as { name: string }).name,
+    accuInit: init!,
+    loopCondition: constant({ case: 'boolValue', value: false }),
+    loopStep: name!,
+    result: body!,
+  });
 }
 
 /**
@@ -240,39 +236,17 @@ function expandMacros(e: Expr | undefined, fail: (msg: string, offset: number | 
 function structsToMaps(e: Expr | undefined): void {
   if (!e) return;
   const k = e.exprKind;
-  switch (k.case) {
-    case 'structExpr':
-      if (k.value.messageName !== '' && !env.registry.getMessage(k.value.messageName)) {
-        k.value.messageName = '';
-        for (const entry of k.value.entries) {
-          if (entry.keyKind.case === 'fieldKey') {
-            const key = parse(JSON.stringify(entry.keyKind.value)).expr;
-            key.id = entry.id;
-            entry.keyKind = { case: 'mapKey', value: key };
-          }
-        }
+  if (k.case === 'structExpr' && k.value.messageName !== '' && !env.registry.getMessage(k.value.messageName)) {
+    k.value.messageName = '';
+    for (const entry of k.value.entries) {
+      if (entry.keyKind.case === 'fieldKey') {
+        const key = parse(JSON.stringify(entry.keyKind.value)).expr;
+        key.id = entry.id;
+        entry.keyKind = { case: 'mapKey', value: key };
       }
-      for (const entry of k.value.entries) {
-        if (entry.keyKind.case === 'mapKey') structsToMaps(entry.keyKind.value);
-        structsToMaps(entry.value);
-      }
-      return;
-    case 'selectExpr':
-      structsToMaps(k.value.operand);
-      return;
-    case 'callExpr':
-      structsToMaps(k.value.target);
-      for (const a of k.value.args) structsToMaps(a);
-      return;
-    case 'listExpr':
-      for (const x of k.value.elements) structsToMaps(x);
-      return;
-    case 'comprehensionExpr':
-      for (const x of [k.value.iterRange, k.value.accuInit, k.value.loopCondition, k.value.loopStep, k.value.result]) structsToMaps(x);
-      return;
-    default:
-      return;
+    }
   }
+  for (const sub of subExpressions(e)) structsToMaps(sub);
 }
 
 /**

@@ -31,30 +31,24 @@ const qualifiedName = anchored(QUALIFIED_NAME_FMT);
 const labelValue = anchored(LABEL_VALUE_FMT);
 const QUALIFIED_NAME_MSG = "must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character";
 
-function isDNS1123Label(s: string): string[] {
-  const errs: string[] = [];
-  if (s.length > 63) errs.push(maxLenError(63));
-  if (!dns1123Label.test(s)) {
-    errs.push(regexError("a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character", DNS1123_LABEL_FMT, 'my-name', '123-abc'));
-  }
-  return errs;
+/** apimachinery's pattern checks: a length limit, then the anchored regex (with its message and examples). */
+function lengthAndPattern(max: number, re: RegExp, message: string, fmt: string, ...examples: string[]): Validate {
+  return (s) => {
+    const errs: string[] = [];
+    if (s.length > max) errs.push(maxLenError(max));
+    if (!re.test(s)) errs.push(regexError(message, fmt, ...examples));
+    return errs;
+  };
 }
-function isDNS1123Subdomain(s: string): string[] {
-  const errs: string[] = [];
-  if (s.length > 253) errs.push(maxLenError(253));
-  if (!dns1123Subdomain.test(s)) {
-    errs.push(regexError("a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character", DNS1123_SUBDOMAIN_FMT, 'example.com'));
-  }
-  return errs;
-}
-function isDNS1035Label(s: string): string[] {
-  const errs: string[] = [];
-  if (s.length > 63) errs.push(maxLenError(63));
-  if (!dns1035Label.test(s)) {
-    errs.push(regexError("a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic character, and end with an alphanumeric character", DNS1035_LABEL_FMT, 'my-name', 'abc-123'));
-  }
-  return errs;
-}
+const isDNS1123Label = lengthAndPattern(63, dns1123Label,
+  "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character",
+  DNS1123_LABEL_FMT, 'my-name', '123-abc');
+const isDNS1123Subdomain = lengthAndPattern(253, dns1123Subdomain,
+  "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character",
+  DNS1123_SUBDOMAIN_FMT, 'example.com');
+const isDNS1035Label = lengthAndPattern(63, dns1035Label,
+  "a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic character, and end with an alphanumeric character",
+  DNS1035_LABEL_FMT, 'my-name', 'abc-123');
 function isQualifiedName(value: string): string[] {
   const errs: string[] = [];
   const parts = value.split('/');
@@ -73,14 +67,9 @@ function isQualifiedName(value: string): string[] {
   if (!qualifiedName.test(name)) errs.push(`name part ${regexError(QUALIFIED_NAME_MSG, QUALIFIED_NAME_FMT, 'MyName', 'my.name', '123-abc')}`);
   return errs;
 }
-function isValidLabelValue(s: string): string[] {
-  const errs: string[] = [];
-  if (s.length > 63) errs.push(maxLenError(63));
-  if (!labelValue.test(s)) {
-    errs.push(regexError("a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character", LABEL_VALUE_FMT, 'MyValue', 'my_value', '12345'));
-  }
-  return errs;
-}
+const isValidLabelValue = lengthAndPattern(63, labelValue,
+  "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character",
+  LABEL_VALUE_FMT, 'MyValue', 'my_value', '12345');
 
 /** apimachinery's name validation with `prefix`: a trailing dash stands for a generated suffix. */
 function maskTrailingDash(name: string): string {

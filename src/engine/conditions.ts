@@ -452,11 +452,6 @@ export function compileConditions(block: ConditionBlock | JsonValue | undefined)
     }
     return compileLegacy(b as unknown as Condition[]);
   }
-  if (isObject(b)) {
-    // Kyverno's policy validation refuses any other key (a misplaced `conditions:` wrapper would otherwise pass silently).
-    const unknown = Object.keys(b).find((k) => k !== 'any' && k !== 'all');
-    if (unknown !== undefined) throw new Error(`unknown field '${unknown}' found under preconditions/validate.deny.conditions`);
-    return compileAnyAll(b as AnyAllConditions);
-  }
+  if (isObject(b)) return compileAnyAll(b as AnyAllConditions);
   throw new Error('conditions must be a list or an object with any/all');
 }

@@ -452,6 +452,7 @@ export function compileConditions(block: ConditionBlock | JsonValue | undefined)
     }
     return compileLegacy(b as unknown as Condition[]);
   }
+  // Keys other than any/all are ignored: `{conditions: {all: …}}` is an empty block that passes.
   if (isObject(b)) return compileAnyAll(b as AnyAllConditions);
   throw new Error('conditions must be a list or an object with any/all');
 }

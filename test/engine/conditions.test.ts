@@ -145,6 +145,8 @@ t.test('blocks: any/all, legacy list, list of blocks, messages', async (t) => {
   t.same(compileConditions({ any: [] })(data), { passed: false }, 'an empty any list never passes');
   t.same(compileConditions({ all: [] })(data), { passed: true });
   t.same(compileConditions({})(data), { passed: true });
+  t.same(compileConditions({ conditions: { all: [op('UPDATE')] } } as never)(data), { passed: true },
+    'keys other than any/all are ignored, as an empty block (policies in the Kyverno library wrap preconditions in "conditions:" and expect this)');
   t.same(compileConditions([op('CREATE'), op('UPDATE')])(data), { passed: false, message: 'operation is not UPDATE' }, 'legacy list = all');
   t.same(compileConditions([op('CREATE')])(data), { passed: true, message: 'operation is not CREATE' });
   t.same(compileConditions([op('CREATE'), { ...op('CREATE'), message: 'second' }])(data), { passed: true, message: 'operation is not CREATE;second' }, 'legacy lists join with ";"');

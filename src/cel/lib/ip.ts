@@ -40,6 +40,11 @@ function canonical(family: 4 | 6, n: bigint): string {
   return best < 0 ? hex(groups) : `${hex(groups.slice(0, best))}::${hex(groups.slice(best + bestLen))}`;
 }
 
+function fromBig(family: 4 | 6, n: bigint): Addr {
+  const text = canonical(family, n);
+  return { family, n, text, toString: () => text };
+}
+
 function parseAddr(s: string): Addr {
   const f = isIP(s);
   if (f === 0) throw new Error(`IP Address "${s}" parse error during conversion from string`);
@@ -47,8 +52,7 @@ function parseAddr(s: string): Addr {
   if (s.includes('%')) throw new Error(`IP address "${s}" with zone value is not allowed`);
   const n = toBig(s, f as 4 | 6);
   if (f === 6 && n >> 32n === 0xffffn) throw new Error(`IPv4-mapped IPv6 address "${s}" is not allowed`);
-  const text = canonical(f as 4 | 6, n);
-  return { family: f as 4 | 6, n, text, toString: () => text };
+  return fromBig(f as 4 | 6, n);
 }
 function parseNet(s: string): Net {
   const slash = s.lastIndexOf('/');
@@ -64,10 +68,6 @@ function mkNet(addr: Addr, bits: number): Net {
   const text = `${addr.text}/${bits}`;
   return { addr, bits, text, toString: () => text };
 }
-const fromBig = (family: 4 | 6, n: bigint): Addr => {
-  const text = canonical(family, n);
-  return { family, n, text, toString: () => text };
-};
 const width = (f: 4 | 6) => (f === 4 ? 32 : 128);
 function contains(net: Net, a: Addr): boolean {
   if (net.addr.family !== a.family) return false;

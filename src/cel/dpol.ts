@@ -25,7 +25,7 @@ import { exceptionsNaming } from './exceptions.ts';
 import { compileMatchConstraints } from './match-constraints.ts';
 import { allConditionsHold, compileList, compileVariables, LazyVariables } from './program.ts';
 import { toCelInput } from './values.ts';
-import { namespaceInScope, namespaceObjectFor, type VpolEvalOptions } from './vpol.ts';
+import { namespaceInScope, namespaceObjectFor, policyDocument, type VpolEvalOptions } from './vpol.ts';
 import { obj } from './json-shapes.ts';
 
 export interface DpolResult {
@@ -98,12 +98,7 @@ function compileExceptions(policyName: string, kind: string, exceptions: readonl
 
 /** `exceptions`: policies.kyverno.io PolicyException documents (those referencing this policy are used). */
 export function compileDeletingPolicy(doc: JsonObject, exceptions: readonly JsonObject[] = []): CompiledDeletingPolicy {
-  const kind = String(doc.kind ?? '');
-  if (kind !== 'DeletingPolicy' && kind !== 'NamespacedDeletingPolicy') throw new Error(`unsupported policy kind ${kind}`);
-  const meta = obj(doc.metadata) ?? {};
-  const name = String(meta.name ?? '');
-  const namespace = kind === 'NamespacedDeletingPolicy' ? String(meta.namespace ?? 'default') : undefined;
-  const spec = obj(doc.spec) ?? {};
+  const { kind, name, namespace, spec } = policyDocument(doc, 'DeletingPolicy');
   // The CRD requires it; checked here too for documents that bypass the schema check.
   if (typeof spec.schedule !== 'string') throw new Error('spec.schedule: Required value');
   const matches = compileMatchConstraints(withoutOperations(obj(spec.matchConstraints)));

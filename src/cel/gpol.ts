@@ -25,7 +25,7 @@ import { GeneratedResources } from './lib/generator.ts';
 import { compileMatchConstraints } from './match-constraints.ts';
 import { allConditionsHold, CelPolicyCompileError, celErrorText, compileList, compileVariables, LazyVariables } from './program.ts';
 import { toCelInput } from './values.ts';
-import { namespaceInScope, namespaceObjectFor, requestOf, type VpolEvalOptions } from './vpol.ts';
+import { namespaceInScope, namespaceObjectFor, policyDocument, requestOf, type VpolEvalOptions } from './vpol.ts';
 import { obj } from './json-shapes.ts';
 
 export interface GpolResult {
@@ -99,12 +99,7 @@ function applyTemplate(template: CompiledTemplate, bindings: Record<string, CelI
 
 /** `exceptions`: policies.kyverno.io PolicyException documents (those referencing this policy are used). */
 export function compileGeneratingPolicy(doc: JsonObject, exceptions: readonly JsonObject[] = []): CompiledGeneratingPolicy {
-  const kind = String(doc.kind ?? '');
-  if (kind !== 'GeneratingPolicy' && kind !== 'NamespacedGeneratingPolicy') throw new Error(`unsupported policy kind ${kind}`);
-  const meta = obj(doc.metadata) ?? {};
-  const name = String(meta.name ?? '');
-  const namespace = kind === 'NamespacedGeneratingPolicy' ? String(meta.namespace ?? 'default') : undefined;
-  const spec = obj(doc.spec) ?? {};
+  const { kind, name, namespace, spec } = policyDocument(doc, 'GeneratingPolicy');
   const polex = compileExceptionsFor(name, kind, exceptions);
   const matches = compileMatchConstraints(obj(spec.matchConstraints));
   const matchConditions = compileList(spec.matchConditions, 'spec.matchConditions');

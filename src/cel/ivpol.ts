@@ -36,10 +36,9 @@ import { compileMatchConstraints, type ConstraintMatcher } from './match-constra
 import { CelPolicyCompileError, LazyVariables, celErrorText, kyvernoMessage } from './program.ts';
 import { compileExceptionsFor, exceptionResult, type CompiledException } from './exceptions.ts';
 import {
-  autogenSpecs, namespaceInScope, namespaceObjectFor, policyIdentity, requestOf, UnsupportedPolicyError, validationActionsOf,
+  autogenSpecs, namespaceInScope, policyDocument, namespaceObjectFor, policyIdentity, requestOf, validationActionsOf,
   type ValidationAction, type VpolEvalOptions, type VpolResult,
 } from './vpol.ts';
-import { resourceOfKind } from './resources.ts';
 import { toCelInput, toJson } from './values.ts';
 import { withImageVerify, runtimeFor, VerificationState, type Attestation } from './lib/image-verify.ts';
 import { compileWildcard } from '../engine/wildcard.ts';
@@ -211,12 +210,7 @@ function buildVariant(s: JsonObject, variant: string | undefined): Variant {
  * bad expression, Error on a bad matchImageReferences entry.
  */
 export function compileImageValidatingPolicy(doc: JsonObject, exceptions: readonly JsonObject[] = []): CompiledImageValidatingPolicy {
-  const kind = str(doc.kind);
-  if (kind !== 'ImageValidatingPolicy' && kind !== 'NamespacedImageValidatingPolicy') throw new UnsupportedPolicyError(`unsupported policy kind ${kind}`);
-  const meta = obj(doc.metadata) ?? {};
-  const name = str(meta.name);
-  const namespace = kind === 'NamespacedImageValidatingPolicy' ? str(meta.namespace) || 'default' : undefined;
-  const spec = obj(doc.spec) ?? {};
+  const { kind, name, namespace, spec } = policyDocument(doc, 'ImageValidatingPolicy');
   const polex: CompiledException[] = compileExceptionsFor(name, kind, exceptions);
   const actions = validationActionsOf(spec);
   const ignoreFailures = spec.failurePolicy === 'Ignore';

@@ -17,7 +17,7 @@ import { compileMatchConstraints, type ConstraintMatcher } from './match-constra
 import { celErrorText, compileList, compileVariables, LazyVariables } from './program.ts';
 import { resourceOfKind } from './resources.ts';
 import { toCelInput, toJson } from './values.ts';
-import { canAutogen, namespaceInScope } from './vpol.ts';
+import { canAutogen, namespaceInScope, policyDocument } from './vpol.ts';
 import { compileExceptionsFor, exceptionResult } from './exceptions.ts';
 import { isObj, obj } from './json-shapes.ts';
 
@@ -202,12 +202,7 @@ export function compileMutations(mutations: JsonValue | undefined): CompiledMuta
 
 /** `exceptions`: policies.kyverno.io PolicyException documents (those referencing this policy are used). */
 export function compileMutatingPolicy(doc: JsonObject, exceptions: readonly JsonObject[] = []): CompiledMutatingPolicy {
-  const kind = String(doc.kind ?? '');
-  if (kind !== 'MutatingPolicy' && kind !== 'NamespacedMutatingPolicy') throw new Error(`unsupported policy kind ${kind}`);
-  const meta = obj(doc.metadata) ?? {};
-  const name = String(meta.name ?? '');
-  const namespace = kind === 'NamespacedMutatingPolicy' ? String(meta.namespace ?? 'default') : undefined;
-  const spec = obj(doc.spec) ?? {};
+  const { kind, name, namespace, spec } = policyDocument(doc, 'MutatingPolicy');
   const polex = compileExceptionsFor(name, kind, exceptions);
   const build = (s: JsonObject, variant: string | undefined): Variant => ({
     name: variant,

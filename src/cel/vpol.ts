@@ -16,7 +16,7 @@ import { compileMatchConstraints, type ConstraintMatcher } from './match-constra
 import { compileProgram, type CompiledProgram } from './program.ts';
 import { resourceOfKind } from './resources.ts';
 import { compileExceptionsFor } from './exceptions.ts';
-import { obj } from './json-shapes.ts';
+import { obj, str } from './json-shapes.ts';
 
 export type ValidationAction = 'Deny' | 'Warn' | 'Audit';
 
@@ -181,6 +181,23 @@ export class UnsupportedPolicyError extends Error {
   }
 }
 
+/**
+ * The identity of a policies.kyverno.io document of `kind` or `Namespaced<kind>`:
+ * a namespaced policy lives in its metadata.namespace ("default" when unset).
+ * Any other kind is an UnsupportedPolicyError.
+ */
+export function policyDocument(doc: JsonObject, kind: string): { kind: string; name: string; namespace: string | undefined; spec: JsonObject } {
+  const actual = str(doc.kind);
+  if (actual !== kind && actual !== `Namespaced${kind}`) throw new UnsupportedPolicyError(`unsupported policy kind ${actual}`);
+  const meta = obj(doc.metadata) ?? {};
+  return {
+    kind: actual,
+    name: str(meta.name),
+    namespace: actual === kind ? undefined : str(meta.namespace) || 'default',
+    spec: obj(doc.spec) ?? {},
+  };
+}
+
 /** spec.validationActions, keeping the known ones. */
 export function validationActionsOf(spec: JsonObject): ValidationAction[] {
   return list(spec.validationActions).map(String).filter((a): a is ValidationAction => a === 'Deny' || a === 'Warn' || a === 'Audit');
@@ -218,12 +235,7 @@ export function namespaceObjectFor(input: AdmissionInput, ns: string, opts: Vpol
  * PolicyException documents (those referencing this policy are used).
  */
 export function compileValidatingPolicy(doc: JsonObject, exceptions: readonly JsonObject[] = []): CompiledValidatingPolicy {
-  const kind = String(doc.kind ?? '');
-  if (kind !== 'ValidatingPolicy' && kind !== 'NamespacedValidatingPolicy') throw new UnsupportedPolicyError(`unsupported policy kind ${kind}`);
-  const meta = obj(doc.metadata) ?? {};
-  const name = String(meta.name ?? '');
-  const namespace = kind === 'NamespacedValidatingPolicy' ? String(meta.namespace ?? 'default') : undefined;
-  const spec = obj(doc.spec) ?? {};
+  const { kind, name, namespace, spec } = policyDocument(doc, 'ValidatingPolicy');
   const polex = compileExceptionsFor(name, kind, exceptions);
   const actions = validationActionsOf(spec);
   const build = (s: JsonObject, variant: string | undefined): Variant => ({
